@@ -1,0 +1,1 @@
+"""ComponentResources of the MvcMusicStore bootcamp stack, one per file, and pure naming helpers."""

@@ -1,0 +1,200 @@
+"""AksCluster: AKS with a Linux system pool and Windows user pools that pull from ACR."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+from pulumi_azure_native import authorization, containerservice
+
+from components.naming import ACR_PULL_ROLE, role_definition_id
+
+
+@dataclass(frozen=True)
+class WindowsPoolArgs:
+    vm_size: str
+    count: int
+    os_sku: str
+    max_pods: int
+    min_count: int | None = None
+    max_count: int | None = None
+
+
+@dataclass(frozen=True)
+class AksClusterArgs:
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    cluster_name: str
+    kubernetes_version: str
+    sku_tier: str
+    node_subnet_id: pulumi.Input[str]
+    system_pool_name: str
+    system_pool_vm_size: str
+    system_pool_count: int
+    windows_pools: Mapping[str, WindowsPoolArgs]
+    windows_admin_username: str
+    network_policy: str
+    pod_cidr: str
+    service_cidr: str
+    dns_service_ip: str
+    # Registries the kubelet may pull from, keyed by a stable name (the team).
+    registry_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class AksCluster(pulumi.ComponentResource):
+    """Builds the ManagedCluster (system pool inline, Windows profile set at creation, Azure
+    CNI overlay, managed identity, Kubernetes RBAC), one AgentPool per Windows pool, AcrPull
+    for the kubelet identity on each registry, and a Kubernetes provider from the admin
+    kubeconfig. Outputs the name, resource id and kubeconfig (a secret)."""
+
+    name: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("musicstore:azure:AksCluster", name, None, opts)
+        cluster = self._create_cluster(name, args)
+        self.pools = self._create_windows_pools(name, args, cluster)
+        self._grant_acr_pull(name, args.registry_ids, cluster)
+        self.name = cluster.name
+        self.resource_id = cluster.id
+        self.kubeconfig = self._admin_kubeconfig(args, cluster)
+        # delete_unreachable lets `pulumi destroy` drop the Kubernetes objects from state
+        # when the cluster is already gone (a torn-down bootcamp session).
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            delete_unreachable=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.pools.values())),
+        )
+        self.register_outputs({"name": self.name, "resource_id": self.resource_id, "kubeconfig": self.kubeconfig})
+
+    def _create_cluster(self, name: str, args: AksClusterArgs) -> containerservice.ManagedCluster:
+        # AKS takes the Windows profile only at creation: a cluster made without it can
+        # never get a Windows pool, so it is always set, with a generated password.
+        password = random.RandomPassword(
+            f"{name}-windows-password",
+            length=24,
+            min_lower=2,
+            min_upper=2,
+            min_numeric=2,
+            min_special=2,
+            override_special="!@#$%^&*()",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return containerservice.ManagedCluster(
+            name,
+            resource_name_=args.cluster_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            dns_prefix=args.cluster_name,
+            kubernetes_version=args.kubernetes_version,
+            sku=containerservice.ManagedClusterSKUArgs(name="Base", tier=args.sku_tier),
+            identity=containerservice.ManagedClusterIdentityArgs(type="SystemAssigned"),
+            enable_rbac=True,
+            agent_pool_profiles=[
+                containerservice.ManagedClusterAgentPoolProfileArgs(
+                    name=args.system_pool_name,
+                    mode="System",
+                    os_type="Linux",
+                    type="VirtualMachineScaleSets",
+                    vm_size=args.system_pool_vm_size,
+                    count=args.system_pool_count,
+                    vnet_subnet_id=args.node_subnet_id,
+                )
+            ],
+            windows_profile=containerservice.ManagedClusterWindowsProfileArgs(
+                admin_username=args.windows_admin_username,
+                admin_password=password.result,
+            ),
+            network_profile=containerservice.ContainerServiceNetworkProfileArgs(
+                network_plugin="azure",
+                network_plugin_mode="overlay",
+                network_policy=None if args.network_policy == "none" else args.network_policy,
+                pod_cidr=args.pod_cidr,
+                service_cidr=args.service_cidr,
+                dns_service_ip=args.dns_service_ip,
+                load_balancer_sku="standard",
+            ),
+            tags=args.tags,
+            # The username can never change after creation; Azure does not return the
+            # password, so neither may cause a diff.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["windowsProfile.adminPassword"]),
+        )
+
+    def _create_windows_pools(
+        self, name: str, args: AksClusterArgs, cluster: containerservice.ManagedCluster
+    ) -> dict[str, containerservice.AgentPool]:
+        pools = {}
+        for pool_name, pool in args.windows_pools.items():
+            autoscaling = pool.min_count is not None
+            pools[pool_name] = containerservice.AgentPool(
+                f"{name}-{pool_name}",
+                agent_pool_name=pool_name,
+                resource_name_=cluster.name,
+                resource_group_name=args.resource_group_name,
+                mode="User",
+                os_type="Windows",
+                os_sku=pool.os_sku,
+                # Microsoft's page lists the FIPS image as required for Windows2025; the
+                # stricter reading is the rule until that is settled.
+                enable_fips=True if pool.os_sku == "Windows2025" else None,
+                orchestrator_version=args.kubernetes_version,
+                type="VirtualMachineScaleSets",
+                vm_size=pool.vm_size,
+                count=pool.count,
+                enable_auto_scaling=autoscaling,
+                min_count=pool.min_count,
+                max_count=pool.max_count,
+                max_pods=pool.max_pods,
+                vnet_subnet_id=args.node_subnet_id,
+                tags=args.tags,
+                # The autoscaler owns the node count; a later update must not reset it.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"] if autoscaling else None),
+            )
+        return pools
+
+    def _grant_acr_pull(
+        self, name: str, registry_ids: Mapping[str, pulumi.Input[str]], cluster: containerservice.ManagedCluster
+    ) -> None:
+        kubelet_object_id = cluster.identity_profile.apply(_kubelet_object_id)
+        for key, registry_id in registry_ids.items():
+            authorization.RoleAssignment(
+                f"{name}-acrpull-{key}",
+                principal_id=kubelet_object_id,
+                principal_type="ServicePrincipal",
+                role_definition_id=pulumi.Output.from_input(registry_id).apply(
+                    lambda rid: role_definition_id(rid, ACR_PULL_ROLE)
+                ),
+                scope=registry_id,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _admin_kubeconfig(self, args: AksClusterArgs, cluster: containerservice.ManagedCluster) -> pulumi.Output[str]:
+        credentials = containerservice.list_managed_cluster_admin_credentials_output(
+            resource_group_name=args.resource_group_name,
+            resource_name=cluster.name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        return pulumi.Output.secret(credentials.apply(_first_kubeconfig))
+
+
+def _kubelet_object_id(profile: Mapping[str, object] | None) -> str:
+    identity = (profile or {}).get("kubeletidentity")
+    object_id = getattr(identity, "object_id", None)
+    if object_id is None:
+        raise ValueError("the cluster reports no kubelet identity (identityProfile.kubeletidentity)")
+    return str(object_id)
+
+
+def _first_kubeconfig(credentials: containerservice.ListManagedClusterAdminCredentialsResult) -> str:
+    kubeconfigs: Sequence[containerservice.outputs.CredentialResultResponse] = credentials.kubeconfigs or []
+    if not kubeconfigs:
+        raise ValueError("AKS returned no admin kubeconfig")
+    return base64.b64decode(kubeconfigs[0].value or "").decode()

@@ -1,0 +1,80 @@
+"""Physical Azure names and the arithmetic behind them.
+
+Every name Azure constrains is made here, by plain functions that the tests check against
+the limits in shared/reference/azure-facts.md. Components call these; nothing else invents
+an Azure name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+ACR_NAME = re.compile(r"^[a-z0-9]{5,50}$")
+WINDOWS_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,5}$")
+LINUX_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+
+# Windows container images run with process isolation on AKS, so the image's Windows
+# release must be the node's: ltsc2022 on Windows2022 nodes, ltsc2025 on Windows2025.
+WINDOWS_VERSION_FOR_OS_SKU = {"Windows2022": "ltsc2022", "Windows2025": "ltsc2025"}
+
+
+def registry_name(prefix: str, environment: str, team: str, suffix: str) -> str:
+    """ACR name: letters and digits only, 5-50 characters, globally unique through `suffix`."""
+    stem = re.sub(r"[^a-z0-9]", "", f"{prefix}{environment}{team}".lower())
+    name = f"{stem[: 50 - len(suffix)]}{suffix}"
+    if not ACR_NAME.fullmatch(name):
+        raise ValueError(f"registry name {name!r} is not 5-50 lowercase letters and digits")
+    return name
+
+
+def cluster_name(prefix: str, environment: str) -> str:
+    return dns_label(f"{prefix}-{environment}-aks")
+
+
+def resource_group_name(prefix: str, environment: str) -> str:
+    return f"rg-{prefix}-{environment}"
+
+
+def dns_label(text: str, *, limit: int = 63) -> str:
+    """Lowercase letters, digits and hyphens, starting and ending alphanumeric."""
+    label = re.sub(r"[^a-z0-9-]", "-", text.lower())[:limit].strip("-")
+    if not DNS_LABEL.fullmatch(label):
+        raise ValueError(f"{text!r} gives no valid DNS label")
+    return label
+
+
+def namespace_name(team: str) -> str:
+    return dns_label(f"musicstore-{team}")
+
+
+def role_definition_id(scope_id: str, role_guid: str) -> str:
+    """Full role definition id for a role, in the subscription that `scope_id` lives in."""
+    parts = scope_id.split("/")
+    if len(parts) < 3 or parts[1] != "subscriptions" or not parts[2]:
+        raise ValueError(f"{scope_id!r} is not an Azure resource id")
+    return f"/subscriptions/{parts[2]}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+
+
+def split_subnets(vnet_cidr: str) -> dict[str, str]:
+    """The stack's subnets: the first quarter of the address space for AKS nodes, the
+    second for build agents. The rest stays free for later subnets."""
+    network = ipaddress.ip_network(vnet_cidr, strict=True)
+    quarters = list(network.subnets(prefixlen_diff=2))
+    return {"aks": str(quarters[0]), "agents": str(quarters[1])}
+
+
+def dns_service_ip(service_cidr: str) -> str:
+    """The cluster DNS address: the tenth address of the service range, as AKS suggests."""
+    return str(ipaddress.ip_network(service_cidr, strict=True).network_address + 10)
+
+
+def image_reference(login_server: str, repository: str, tag: str, digest: str | None) -> str:
+    """`<registry>/<repo>@<digest>` when a digest is known, so the deployed image is exactly
+    the built one; `<registry>/<repo>:<tag>` otherwise."""
+    if digest:
+        return f"{login_server}/{repository}@{digest}"
+    return f"{login_server}/{repository}:{tag}"

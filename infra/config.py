@@ -1,0 +1,457 @@
+"""The stack's configuration, parsed and checked once.
+
+`parse` is pure: it takes the raw strings the Pulumi engine hands the program (objects and
+lists JSON-encoded, as `pulumi config` stores them) and returns a frozen `StackConfig`, or
+raises `ConfigError` whose one-line message names the key, the value and the rule. Nothing
+else in the project reads Pulumi config; `load` is the one place that asks the engine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pulumi
+
+from components.naming import LINUX_POOL_NAME, WINDOWS_POOL_NAME, WINDOWS_VERSION_FOR_OS_SKU
+
+PROJECT = "musicstore"
+
+LOWER_NAME = re.compile(r"^[a-z][a-z0-9]*$")
+VM_SIZE = re.compile(r"^Standard_[A-Z][A-Za-z0-9_]*$")
+K8S_VERSION = re.compile(r"^1\.(\d{2})(\.\d{1,2})?$")
+REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+WINDOWS_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$")
+REGION = re.compile(r"^[a-z][a-z0-9]{2,29}$")
+
+# Names AKS refuses for the Windows administrator (azure-facts.md).
+FORBIDDEN_WINDOWS_USERS = frozenset(
+    {
+        "admin",
+        "administrator",
+        "user",
+        "user1",
+        "user2",
+        "user3",
+        "user4",
+        "user5",
+        "test",
+        "test1",
+        "test2",
+        "test3",
+        "root",
+        "guest",
+        "owner",
+        "server",
+        "sql",
+        "support",
+        "sys",
+        "backup",
+        "console",
+        "aspnet",
+        "adm",
+        "actuser",
+        "a",
+        "1",
+        "123",
+        "david",
+        "john",
+    }
+)
+WINDOWS_POOL_KEYS = frozenset({"vmSize", "count", "minCount", "maxCount", "osSku", "maxPods"})
+MAX_TEAMS = 30
+
+
+class ConfigError(pulumi.RunError):
+    """A config value breaks a rule. Its message is one line: key, value and rule.
+
+    A RunError ends `pulumi up` with the message alone, without a traceback."""
+
+    def __init__(self, key: str, value: object, rule: str) -> None:
+        self.key = f"{PROJECT}:{key}"
+        self.rule = rule
+        shown = value if isinstance(value, Secret) else json.dumps(value)
+        super().__init__(f"config {self.key} = {shown}: {rule}")
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret config value. It never prints; `reveal` hands it to `pulumi.Output.secret`."""
+
+    _value: str
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "[secret]"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class WindowsPool:
+    name: str
+    vm_size: str
+    count: int
+    os_sku: str
+    max_pods: int
+    min_count: int | None = None
+    max_count: int | None = None
+
+    @property
+    def autoscaling(self) -> bool:
+        return self.min_count is not None
+
+    @property
+    def windows_version(self) -> str:
+        return WINDOWS_VERSION_FOR_OS_SKU[self.os_sku]
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    image_repository: str
+    image_tag: str
+    image_digest: str | None
+    windows_version: str
+    replicas: int
+
+    @property
+    def os_sku(self) -> str:
+        return next(s for s, v in WINDOWS_VERSION_FOR_OS_SKU.items() if v == self.windows_version)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    mode: str  # "in-cluster" or "external"
+    connection_string: Secret | None
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack: str
+    environment: str
+    location: str
+    name_prefix: str
+    teams: tuple[str, ...]
+    registry_sku: str
+    kubernetes_version: str
+    cluster_sku_tier: str
+    system_pool_name: str
+    system_pool_vm_size: str
+    system_pool_count: int
+    windows_pools: tuple[WindowsPool, ...]
+    windows_admin_username: str
+    network_policy: str
+    vnet_cidr: str
+    pod_cidr: str
+    service_cidr: str
+    app: AppConfig
+    database: DatabaseConfig
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"environment": self.environment, "stack": self.stack, "managed-by": "pulumi"}
+
+
+KNOWN_KEYS = frozenset(
+    {
+        "environment",
+        "location",
+        "namePrefix",
+        "teams",
+        "registrySku",
+        "kubernetesVersion",
+        "clusterSkuTier",
+        "systemPoolName",
+        "systemPoolVmSize",
+        "systemPoolCount",
+        "windowsPools",
+        "windowsAdminUsername",
+        "networkPolicy",
+        "vnetCidr",
+        "podCidr",
+        "serviceCidr",
+        "appImageRepository",
+        "appImageTag",
+        "appImageDigest",
+        "appWindowsVersion",
+        "appReplicas",
+        "databaseMode",
+        "databaseConnectionString",
+    }
+)
+SECRET_KEYS = frozenset({"databaseConnectionString"})
+
+T = TypeVar("T")
+
+
+class _Reader:
+    """Typed access to the raw strings, each failure a ConfigError for that key."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = values
+
+    def raw(self, key: str) -> str:
+        if key not in self.values:
+            raise ConfigError(key, None, "is required (Pulumi.yaml declares its default)")
+        return self.values[key]
+
+    def string(self, key: str, pattern: re.Pattern[str], rule: str) -> str:
+        value = self.raw(key)
+        if not pattern.fullmatch(value):
+            raise ConfigError(key, value, rule)
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.raw(key)
+        if value not in choices:
+            raise ConfigError(key, value, f"must be one of {', '.join(choices)}")
+        return value
+
+    def integer(self, key: str, low: int, high: int) -> int:
+        return _integer(key, self.raw(key), low, high)
+
+    def json(self, key: str, kind: type[T], what: str) -> T:
+        text = self.raw(key)
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ConfigError(key, text, f"must be {what}") from None
+        if not isinstance(value, kind):
+            raise ConfigError(key, value, f"must be {what}")
+        return value
+
+
+def _integer(key: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(key, value, f"must be a whole number from {low} to {high}")
+    return value
+
+
+def _network(key: str, text: str) -> ipaddress.IPv4Network:
+    try:
+        net = ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        raise ConfigError(key, text, "must be an IPv4 network in CIDR form, host bits zero") from None
+    if not isinstance(net, ipaddress.IPv4Network) or not net.is_private:
+        raise ConfigError(key, text, "must be a private IPv4 range (RFC 1918)")
+    return net
+
+
+def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] = frozenset()) -> StackConfig:
+    """Check every rule and build the StackConfig. `values` are keyed without the project
+    namespace; `secret_keys` names the keys that were set with `--secret`."""
+    for key in sorted(values):
+        if key not in KNOWN_KEYS:
+            raise ConfigError(key, values[key], "is not a key this project knows (see Pulumi.yaml)")
+    for key in sorted(SECRET_KEYS & values.keys()):
+        if key not in secret_keys:
+            raise ConfigError(key, Secret(values[key]), "must be set as a secret: pulumi config set --secret")
+    read = _Reader(values)
+
+    name_rule = "must be {} lowercase letters and digits, starting with a letter"
+    environment = read.string("environment", re.compile(r"^[a-z][a-z0-9]{1,7}$"), name_rule.format("2-8"))
+    prefix = read.string("namePrefix", re.compile(r"^[a-z][a-z0-9]{1,7}$"), name_rule.format("2-8"))
+    location = read.string("location", REGION, "must be an Azure region name such as westeurope")
+    teams = _teams(read.json("teams", list, "a JSON list of team names"))
+
+    kubernetes_version = read.string(
+        "kubernetesVersion", K8S_VERSION, "must be a Kubernetes version 1.MINOR or 1.MINOR.PATCH"
+    )
+    minor = int(kubernetes_version.split(".")[1])
+    windows_pools = _windows_pools(read.json("windowsPools", dict, "an object of Windows pools keyed by name"), minor)
+
+    vnet = _network("vnetCidr", read.raw("vnetCidr"))
+    if not 8 <= vnet.prefixlen <= 24:
+        raise ConfigError("vnetCidr", str(vnet), "must be a /8 to /24 network (subnets take a quarter each)")
+    pods = _network("podCidr", read.raw("podCidr"))
+    if pods.overlaps(vnet):
+        raise ConfigError("podCidr", str(pods), f"must not overlap vnetCidr {vnet}")
+    services = _network("serviceCidr", read.raw("serviceCidr"))
+    for other_key, other in (("vnetCidr", vnet), ("podCidr", pods)):
+        if services.overlaps(other):
+            raise ConfigError("serviceCidr", str(services), f"must not overlap {other_key} {other}")
+    if services.prefixlen > 24:
+        raise ConfigError("serviceCidr", str(services), "must be /24 or larger")
+
+    network_policy = read.raw("networkPolicy")
+    if network_policy not in ("calico", "none"):
+        raise ConfigError(
+            "networkPolicy", network_policy, "must be calico or none (Azure NPM is unsupported on Windows nodes)"
+        )
+
+    username = read.raw("windowsAdminUsername")
+    if not WINDOWS_USER.fullmatch(username) or username.endswith("."):
+        raise ConfigError(
+            "windowsAdminUsername", username, "must be 1-20 letters, digits, '.', '-' or '_', not ending in '.'"
+        )
+    if username.lower() in FORBIDDEN_WINDOWS_USERS:
+        raise ConfigError("windowsAdminUsername", username, "is a name AKS forbids for the Windows administrator")
+
+    app = _app(read, windows_pools)
+    database = _database(read)
+
+    return StackConfig(
+        stack=stack,
+        environment=environment,
+        location=location,
+        name_prefix=prefix,
+        teams=teams,
+        registry_sku=read.choice("registrySku", ("Basic", "Standard", "Premium")),
+        kubernetes_version=kubernetes_version,
+        cluster_sku_tier=read.choice("clusterSkuTier", ("Free", "Standard", "Premium")),
+        system_pool_name=read.string(
+            "systemPoolName",
+            LINUX_POOL_NAME,
+            "Linux pool names are 1-12 lowercase letters and digits, starting with a letter",
+        ),
+        system_pool_vm_size=read.string(
+            "systemPoolVmSize", VM_SIZE, "must be an Azure VM size such as Standard_D2s_v3"
+        ),
+        system_pool_count=read.integer("systemPoolCount", 1, 100),
+        windows_pools=windows_pools,
+        windows_admin_username=username,
+        network_policy=network_policy,
+        vnet_cidr=str(vnet),
+        pod_cidr=str(pods),
+        service_cidr=str(services),
+        app=app,
+        database=database,
+    )
+
+
+def _teams(names: list[Any]) -> tuple[str, ...]:
+    if not 1 <= len(names) <= MAX_TEAMS:
+        raise ConfigError("teams", names, f"must list 1 to {MAX_TEAMS} teams")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not re.fullmatch(r"^[a-z][a-z0-9]{0,11}$", name):
+            raise ConfigError(
+                f"teams[{i}]", name, "team names are 1-12 lowercase letters and digits, starting with a letter"
+            )
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError("teams", names, f"team names must be unique ({', '.join(duplicates)} repeats)")
+    return tuple(names)
+
+
+def _windows_pools(pools: dict[str, Any], k8s_minor: int) -> tuple[WindowsPool, ...]:
+    if not pools:
+        raise ConfigError("windowsPools", pools, "must define at least one Windows pool")
+    parsed = []
+    for name, spec in pools.items():
+        key = f"windowsPools.{name}"
+        if not WINDOWS_POOL_NAME.fullmatch(name):
+            raise ConfigError(
+                key, name, "Windows pool names are 1-6 lowercase letters and digits, starting with a letter"
+            )
+        if not isinstance(spec, dict):
+            raise ConfigError(
+                key, spec, "must be an object with vmSize, count, osSku and optional minCount, maxCount, maxPods"
+            )
+        unknown = sorted(spec.keys() - WINDOWS_POOL_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"{key}.{unknown[0]}",
+                spec[unknown[0]],
+                f"is not a pool setting ({', '.join(sorted(WINDOWS_POOL_KEYS))})",
+            )
+        vm_size = spec.get("vmSize", "Standard_D4s_v3")
+        if not isinstance(vm_size, str) or not VM_SIZE.fullmatch(vm_size):
+            raise ConfigError(f"{key}.vmSize", vm_size, "must be an Azure VM size such as Standard_D4s_v3")
+        os_sku = spec.get("osSku", "Windows2022")
+        _check_os_sku(f"{key}.osSku", os_sku, k8s_minor)
+        count = _integer(f"{key}.count", spec.get("count", 1), 0, 100)
+        min_count = max_count = None
+        if "minCount" in spec or "maxCount" in spec:
+            min_count = _integer(f"{key}.minCount", spec.get("minCount"), 0, 100)
+            max_count = _integer(f"{key}.maxCount", spec.get("maxCount"), 1, 100)
+            if min_count > max_count:
+                raise ConfigError(f"{key}.minCount", min_count, f"must not exceed maxCount {max_count}")
+            if not min_count <= count <= max_count:
+                raise ConfigError(
+                    f"{key}.count", count, f"must lie between minCount {min_count} and maxCount {max_count}"
+                )
+        max_pods = _integer(f"{key}.maxPods", spec.get("maxPods", 30), 10, 110)
+        parsed.append(WindowsPool(name, vm_size, count, os_sku, max_pods, min_count, max_count))
+    return tuple(parsed)
+
+
+def _check_os_sku(key: str, os_sku: Any, k8s_minor: int) -> None:
+    if os_sku == "Windows2019":
+        raise ConfigError(key, os_sku, "Windows2019 was retired on 2026-03-01; use Windows2022 or Windows2025")
+    if os_sku not in WINDOWS_VERSION_FOR_OS_SKU:
+        raise ConfigError(key, os_sku, "must be Windows2022 or Windows2025")
+    if os_sku == "Windows2022" and k8s_minor >= 37:
+        raise ConfigError(key, os_sku, f"Windows2022 is not supported on Kubernetes 1.{k8s_minor} (1.37 and later)")
+    if os_sku == "Windows2025" and k8s_minor < 32:
+        raise ConfigError(key, os_sku, f"Windows2025 needs Kubernetes 1.32 or later, not 1.{k8s_minor}")
+
+
+def _app(read: _Reader, pools: tuple[WindowsPool, ...]) -> AppConfig:
+    windows_version = read.choice("appWindowsVersion", tuple(WINDOWS_VERSION_FOR_OS_SKU.values()))
+    if not any(p.windows_version == windows_version for p in pools):
+        skus = ", ".join(f"{p.name}={p.os_sku}" for p in pools)
+        raise ConfigError(
+            "appWindowsVersion", windows_version, f"needs a Windows pool of the matching OS SKU (pools: {skus})"
+        )
+    digest = read.raw("appImageDigest") or None
+    if digest is not None and not DIGEST.fullmatch(digest):
+        raise ConfigError("appImageDigest", digest, "must be empty or sha256: followed by 64 lowercase hex digits")
+    return AppConfig(
+        image_repository=read.string(
+            "appImageRepository", REPOSITORY, "must be a registry repository name such as mvcmusicstore"
+        ),
+        image_tag=read.string("appImageTag", TAG, "must be an image tag: letters, digits, '_', '.', '-', at most 128"),
+        image_digest=digest,
+        windows_version=windows_version,
+        replicas=read.integer("appReplicas", 1, 20),
+    )
+
+
+def _database(read: _Reader) -> DatabaseConfig:
+    mode = read.choice("databaseMode", ("in-cluster", "external"))
+    secret = read.values.get("databaseConnectionString") or None
+    if mode == "external" and not secret:
+        raise ConfigError(
+            "databaseConnectionString",
+            None,
+            "is required when databaseMode is external: pulumi config set --secret databaseConnectionString",
+        )
+    return DatabaseConfig(mode=mode, connection_string=Secret(secret) if secret else None)
+
+
+def load(stack: str | None = None) -> StackConfig:
+    """Read this project's config from the running Pulumi engine and parse it."""
+    return parse_namespaced(_engine_config(), stack=stack or pulumi.get_stack(), is_secret=_is_engine_secret)
+
+
+def parse_namespaced(config: Mapping[str, str], *, stack: str, is_secret: Callable[[str], bool]) -> StackConfig:
+    prefix = f"{PROJECT}:"
+    values = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+    secrets = frozenset(k for k in values if is_secret(prefix + k))
+    return parse(values, stack=stack, secret_keys=secrets)
+
+
+def _engine_config() -> dict[str, str]:
+    # The SDK offers no public call that lists every key, and unknown keys must be caught,
+    # so read the map the language host filled (falling back to PULUMI_CONFIG).
+    from pulumi.runtime import config as runtime_config
+
+    merged = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in merged.items()}
+
+
+def _is_engine_secret(key: str) -> bool:
+    from pulumi.runtime import config as runtime_config
+
+    return runtime_config.is_config_secret(key) or key in runtime_config.get_config_secret_keys_env()

@@ -1,0 +1,135 @@
+"""What Azure and Kubernetes would answer, for runs without a cloud.
+
+The offline plan and the tests run the real program against these mocks. Each answer is
+derived from the resource's own inputs (a hash, never a random number), so two runs of the
+same stack give the same plan. The secret values handed out here are recognizable, so the
+tests can prove none of them ever appears in clear.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pulumi
+
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+SECRET_MARK = "offline-secret-"
+
+
+def digest(*parts: str, length: int = 12) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def fake_secret(kind: str, name: str) -> str:
+    """A value that passes Azure's password rules and is easy to find in a plan."""
+    return f"{SECRET_MARK}{kind}-{digest(kind, name)}-Aa1!"
+
+
+class OfflineMocks(pulumi.runtime.Mocks):
+    def __init__(self, stack_outputs: Callable[[str], Mapping[str, Any]] | None = None) -> None:
+        self.stack_outputs = stack_outputs
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        typ, name = args.typ, args.name
+        if typ == "pulumi:pulumi:StackReference":
+            if self.stack_outputs is None:
+                raise ValueError(f"stack reference {inputs.get('name')} has no offline outputs")
+            ref = str(inputs["name"])
+            return ref, {"name": ref, "outputs": dict(self.stack_outputs(ref)), "secretOutputNames": []}
+        if typ.startswith("random:"):
+            return f"{name}-id", {**inputs, "result": _random_result(typ, name, inputs)}
+        if typ.startswith("azure-native:"):
+            return _azure(typ, name, inputs)
+        if typ.startswith("kubernetes:"):
+            return _kubernetes(typ, name, inputs)
+        return f"{name}-id", inputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return self._call(args.token, args.args), []
+
+    def _call(self, token: str, a: dict[str, Any]) -> dict[str, Any]:
+        if token == "azure-native:containerregistry:listRegistryCredentials":
+            registry = str(a.get("registryName"))
+            return {
+                "username": registry,
+                "passwords": [
+                    {"name": "password", "value": fake_secret("acr-password", registry)},
+                    {"name": "password2", "value": fake_secret("acr-password2", registry)},
+                ],
+            }
+        if token == "azure-native:containerservice:listManagedClusterAdminCredentials":
+            cluster = str(a.get("resourceName"))
+            kubeconfig = (
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: {c}\n  cluster:\n"
+                "    server: https://{c}.hcp.westeurope.azmk8s.io:443\ncontexts:\n- name: {c}\n"
+                "  context: {{cluster: {c}, user: clusterAdmin}}\ncurrent-context: {c}\nusers:\n"
+                "- name: clusterAdmin\n  user:\n    token: {t}\n"
+            ).format(c=cluster, t=fake_secret("kube-token", cluster))
+            return {"kubeconfigs": [{"name": "clusterAdmin", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+        return {}
+
+
+def _random_result(typ: str, name: str, inputs: Mapping[str, Any]) -> str:
+    if typ == "random:index/randomPassword:RandomPassword":
+        return fake_secret("password", name)
+    length = int(inputs.get("length", 8))
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    raw = hashlib.sha256(name.encode()).digest()
+    return "".join(alphabet[b % len(alphabet)] for b in raw)[:length]
+
+
+NAME_KEY_FOR_TYPE = {
+    "azure-native:resources:ResourceGroup": "resourceGroupName",
+    "azure-native:containerregistry:Registry": "registryName",
+    "azure-native:containerservice:ManagedCluster": "resourceName",
+    "azure-native:containerservice:AgentPool": "agentPoolName",
+    "azure-native:network:VirtualNetwork": "virtualNetworkName",
+    "azure-native:network:Subnet": "subnetName",
+}
+
+
+def _azure(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    key = NAME_KEY_FOR_TYPE.get(typ)
+    physical = str(inputs.get(key) or name) if key else name
+    module, kind = typ.split(":")[1], typ.split(":")[2]
+    group = inputs.get("resourceGroupName", "rg")
+    rid = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{physical}"
+        if typ == "azure-native:resources:ResourceGroup"
+        else f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.{module}/{kind}/{physical}"
+    )
+    state: dict[str, Any] = {**inputs, "id": rid, "name": physical}
+    if typ == "azure-native:containerregistry:Registry":
+        state["loginServer"] = f"{physical}.azurecr.io"
+    elif typ == "azure-native:containerservice:ManagedCluster":
+        state["fqdn"] = f"{physical}.hcp.westeurope.azmk8s.io"
+        state["identityProfile"] = {
+            "kubeletidentity": {
+                "objectId": _guid("kubelet", physical),
+                "clientId": _guid("kubelet-client", physical),
+                "resourceId": f"{rid}-agentpool",
+            }
+        }
+    elif typ == "azure-native:authorization:RoleAssignment":
+        state["name"] = _guid("role", name)
+    return rid, state
+
+
+def _kubernetes(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    metadata = dict(inputs.get("metadata") or {})
+    metadata.setdefault("name", name)
+    state = {**inputs, "metadata": metadata}
+    if typ == "kubernetes:core/v1:Service" and (inputs.get("spec") or {}).get("type") == "LoadBalancer":
+        octets = bytes.fromhex(digest("ip", name, length=6))
+        state["status"] = {"loadBalancer": {"ingress": [{"ip": f"20.{octets[0]}.{octets[1]}.{octets[2] or 1}"}]}}
+    namespace = metadata.get("namespace")
+    return (f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])), state
+
+
+def _guid(*parts: str) -> str:
+    h = digest(*parts, length=32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

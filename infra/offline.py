@@ -1,0 +1,281 @@
+"""Runs the real program under the Pulumi engine's mocks and records what it registers.
+
+`run` does what Pulumi's Python language host does (change into infra/, `runpy.run_path`
+it inside a root Stack), with the config of Pulumi.yaml and Pulumi.<stack>.yaml, against
+`OfflineMocks`. The monitor keeps each registration as the engine would receive it: parent,
+dependencies, provider and the inputs with their secret markers intact, so secrecy can be
+checked on what would leave the program.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import runpy
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as sdk_mocks
+from pulumi.runtime import settings as sdk_settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from infra import stack_files
+from infra.mocks import OfflineMocks
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+SECRET_MARKER = "[secret]"
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    provider: str
+    dependencies: list[str]
+    inputs: dict[str, Any]  # as sent to the engine, secrets still wrapped
+    ignore_changes: list[str] = field(default_factory=list)
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)  # what the mocks answered
+    outputs: dict[str, Any] = field(default_factory=dict)  # a component's registered outputs
+
+    def masked_inputs(self) -> Any:
+        return mask(self.inputs)
+
+    def plain(self, path: str) -> Any:
+        """An input by dotted path (list indexes as numbers), secrets unwrapped."""
+        value: Any = unwrap(self.inputs)
+        for part in path.split("."):
+            value = value[int(part)] if isinstance(value, list) else (value or {}).get(part)
+        return value
+
+
+@dataclass
+class Recording:
+    stack: str
+    resources: dict[str, Registration]
+    stack_outputs: dict[str, Any]  # raw, secrets wrapped
+    warnings: list[str]
+
+    def of_type(self, typ: str) -> list[Registration]:
+        return [r for r in self.resources.values() if r.type == typ]
+
+    def one(self, typ: str) -> Registration:
+        found = self.of_type(typ)
+        if len(found) != 1:
+            raise AssertionError(f"expected one {typ}, found {len(found)}")
+        return found[0]
+
+    def outputs(self) -> Any:
+        return unwrap(self.stack_outputs)
+
+
+class RecordingMonitor(sdk_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks, on_register: Callable[[int], None] | None = None) -> None:
+        super().__init__(mocks)
+        self.registrations: dict[str, Registration] = {}
+        self.stack_outputs: dict[str, Any] = {}
+        self.on_register = on_register
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        # The engine, not the SDK, turns a provider's additionalSecretOutputs into secrets
+        # (random's `result`, for one); the SDK's mock monitor skips that step.
+        for key in request.additionalSecretOutputs:
+            if key in response.object.fields:
+                plain = json_format.MessageToDict(response.object.fields[key])
+                response.object.fields[key].struct_value.Clear()
+                response.object.fields[key].struct_value.update(
+                    {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": plain}
+                )
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations[response.urn] = Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                custom=bool(request.custom),
+                # A provider reference is "<urn>::<id>".
+                provider=request.provider.rsplit("::", 1)[0] if request.provider else "",
+                dependencies=sorted(set(request.dependencies)),
+                inputs=_struct(request.object),
+                ignore_changes=list(request.ignoreChanges),
+                custom_timeouts={
+                    k: v
+                    for k, v in (
+                        ("create", request.customTimeouts.create),
+                        ("update", request.customTimeouts.update),
+                        ("delete", request.customTimeouts.delete),
+                    )
+                    if v
+                },
+                state=dict(self.resources[response.urn].state) if response.urn in self.resources else {},
+            )
+            if self.on_register:
+                self.on_register(len(self.registrations))
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        outputs = _struct(request.outputs)
+        if "::pulumi:pulumi:Stack::" in request.urn:
+            self.stack_outputs = outputs
+        elif request.urn in self.registrations:
+            self.registrations[request.urn].outputs = outputs
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+
+def _struct(message: Any) -> Any:
+    """A protobuf Struct as plain data; Struct keeps every number as a float."""
+
+    def ints(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {k: ints(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [ints(v) for v in value]
+        return value
+
+    return ints(json_format.MessageToDict(message))
+
+
+def mask(value: Any) -> Any:
+    """Inputs with every secret replaced by "[secret]" and resource references by their URN."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+            return SECRET_MARKER
+        if value.get(SECRET_SIG) == RESOURCE_SIG:
+            return value.get("urn")
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return value
+
+
+def unwrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+            return unwrap(value.get("value"))
+        if value.get(SECRET_SIG) == RESOURCE_SIG:
+            return value.get("urn")
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+def clear_strings(value: Any) -> Iterator[str]:
+    """Every string that would travel in clear: secret-wrapped parts are skipped."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+            return
+        for v in value.values():
+            yield from clear_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from clear_strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def run(
+    stack: str,
+    *,
+    root: Path = stack_files.ROOT,
+    overrides: Mapping[str, str] | None = None,
+    secret_overrides: Mapping[str, str] | None = None,
+    stack_outputs: Callable[[str], Mapping[str, Any]] | None = None,
+    on_register: Callable[[int], None] | None = None,
+) -> Recording:
+    """Run infra/ for `stack` under mocks. `overrides` replace config values (keys without
+    the project namespace, values as the CLI would pass them); `secret_overrides` set
+    values as `pulumi config set --secret` would."""
+    files = stack_files.load(stack, root)
+    values = dict(files.values)
+    secret_keys = set(files.secret_keys)
+    for key, value in (overrides or {}).items():
+        values[f"{files.project}:{key}"] = value
+    for key, value in (secret_overrides or {}).items():
+        values[f"{files.project}:{key}"] = value
+        secret_keys.add(f"{files.project}:{key}")
+
+    program = root / "infra"
+    with _chdir(program):
+        return record(
+            lambda: runpy.run_path(str(program), run_name="__main__"),
+            project=files.project,
+            stack=stack,
+            config=values,
+            secret_keys=secret_keys,
+            stack_outputs=stack_outputs,
+            on_register=on_register,
+        )
+
+
+def record(
+    program: Callable[[], Any],
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, str] | None = None,
+    secret_keys: set[str] | frozenset[str] = frozenset(),
+    stack_outputs: Callable[[str], Mapping[str, Any]] | None = None,
+    on_register: Callable[[int], None] | None = None,
+) -> Recording:
+    """Run `program` inside a root Stack under OfflineMocks and return what it registered."""
+    monitor = RecordingMonitor(OfflineMocks(stack_outputs), on_register)
+    logger = logging.getLogger(f"musicstore.offline.{stack}")
+    logger.propagate = False
+    collector = _WarningCollector()
+    logger.handlers[:] = [collector]
+    _configure(monitor, project, stack, logger)
+    pulumi.runtime.set_all_config(dict(config or {}), sorted(secret_keys))
+    _sync_await(run_in_stack(program))
+    return Recording(stack, monitor.registrations, monitor.stack_outputs, collector.messages)
+
+
+def _configure(monitor: RecordingMonitor, project: str, stack: str, logger: logging.Logger) -> None:
+    # pulumi.runtime.set_mocks, less its root Stack: run_in_stack makes that, as the host does.
+    features = set(monitor.GetDeploymentInfo(None).supportedFeatures)  # type: ignore[no-untyped-call]
+    sdk_settings.configure(
+        sdk_mocks.MockSettings(  # type: ignore[no-untyped-call]
+            monitor=monitor,
+            monitor_features=features,
+            engine=sdk_mocks.MockEngine(logger),
+            project=project,
+            stack=stack,
+            dry_run=False,
+            organization="organization",
+            callbacks=None,
+        )
+    )
+    sdk_settings.set_root_resource(None)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _chdir(path: Path) -> Iterator[None]:
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)

@@ -1,0 +1,121 @@
+"""Wires the components into one stack and exports its outputs."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import resources
+
+from components import naming
+from components.aks_cluster import AksCluster, AksClusterArgs, WindowsPoolArgs
+from components.container_registry import ContainerRegistry, ContainerRegistryArgs
+from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
+from components.network import Network, NetworkArgs
+from infra import config
+from infra.config import StackConfig
+
+
+def main() -> None:
+    build(config.load())
+
+
+def build(cfg: StackConfig) -> None:
+    tags = cfg.tags
+    group = resources.ResourceGroup(
+        "rg",
+        resource_group_name=naming.resource_group_name(cfg.name_prefix, cfg.environment),
+        location=cfg.location,
+        tags=tags,
+    )
+    net = Network(
+        "network",
+        NetworkArgs(resource_group_name=group.name, location=group.location, vnet_cidr=cfg.vnet_cidr, tags=tags),
+    )
+    registries = {
+        team: ContainerRegistry(
+            f"{team}-registry",
+            ContainerRegistryArgs(
+                resource_group_name=group.name,
+                location=group.location,
+                name_prefix=cfg.name_prefix,
+                environment=cfg.environment,
+                team=team,
+                sku=cfg.registry_sku,
+                tags={**tags, "team": team},
+            ),
+        )
+        for team in cfg.teams
+    }
+    cluster = AksCluster("aks", _cluster_args(cfg, group, net, registries))
+    apps = {team: _app(cfg, team, registries[team], cluster) for team in cfg.teams}
+
+    pulumi.export("resourceGroupName", group.name)
+    pulumi.export("clusterName", cluster.name)
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export(
+        "teams",
+        {
+            team: {
+                "registryName": registries[team].name,
+                "registryLoginServer": registries[team].login_server,
+                "registryAdminUsername": registries[team].admin_username,
+                "registryAdminPassword": registries[team].admin_password,
+                "namespace": apps[team].namespace,
+                "appUrl": apps[team].url,
+            }
+            for team in cfg.teams
+        },
+    )
+
+
+def _cluster_args(
+    cfg: StackConfig, group: resources.ResourceGroup, net: Network, registries: dict[str, ContainerRegistry]
+) -> AksClusterArgs:
+    return AksClusterArgs(
+        resource_group_name=group.name,
+        location=group.location,
+        cluster_name=naming.cluster_name(cfg.name_prefix, cfg.environment),
+        kubernetes_version=cfg.kubernetes_version,
+        sku_tier=cfg.cluster_sku_tier,
+        node_subnet_id=net.subnet_ids["aks"],
+        system_pool_name=cfg.system_pool_name,
+        system_pool_vm_size=cfg.system_pool_vm_size,
+        system_pool_count=cfg.system_pool_count,
+        windows_pools={
+            p.name: WindowsPoolArgs(
+                vm_size=p.vm_size,
+                count=p.count,
+                os_sku=p.os_sku,
+                max_pods=p.max_pods,
+                min_count=p.min_count,
+                max_count=p.max_count,
+            )
+            for p in cfg.windows_pools
+        },
+        windows_admin_username=cfg.windows_admin_username,
+        network_policy=cfg.network_policy,
+        pod_cidr=cfg.pod_cidr,
+        service_cidr=cfg.service_cidr,
+        dns_service_ip=naming.dns_service_ip(cfg.service_cidr),
+        registry_ids={team: registry.resource_id for team, registry in registries.items()},
+        tags=cfg.tags,
+    )
+
+
+def _app(cfg: StackConfig, team: str, registry: ContainerRegistry, cluster: AksCluster) -> MusicStoreApp:
+    app = cfg.app
+    image = registry.login_server.apply(
+        lambda server: naming.image_reference(server, app.image_repository, app.image_tag, app.image_digest)
+    )
+    secret = cfg.database.connection_string
+    return MusicStoreApp(
+        f"{team}-app",
+        MusicStoreAppArgs(
+            namespace=naming.namespace_name(team),
+            team=team,
+            image=image,
+            os_sku=app.os_sku,
+            replicas=app.replicas,
+            connection_string=pulumi.Output.secret(secret.reveal()) if secret else None,
+        ),
+        opts=pulumi.ResourceOptions(providers=[cluster.provider]),
+    )

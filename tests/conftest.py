@@ -1,0 +1,36 @@
+"""Shared fixtures: the recording mocks, and the real stacks run once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+from infra import offline, stack_files
+from infra.config import PROJECT, StackConfig, parse_namespaced
+
+Recorder = Callable[..., offline.Recording]
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    """Runs a callable (building one component, say) under the recording mocks."""
+
+    def run(
+        program: Callable[[], Any], *, stack: str = "test", config: Mapping[str, str] | None = None
+    ) -> offline.Recording:
+        return offline.record(program, project=PROJECT, stack=stack, config=config)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def stack_runs() -> dict[str, offline.Recording]:
+    """Each real Pulumi.<stack>.yaml, planned once for the session."""
+    return {stack: offline.run(stack) for stack in stack_files.stacks()}
+
+
+def stack_config(stack: str) -> StackConfig:
+    files = stack_files.load(stack)
+    return parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)

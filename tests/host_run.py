@@ -1,0 +1,50 @@
+"""Runs infra/ the way Pulumi's Python language host does, and prints what it registered.
+
+Started by tests/test_stack.py with `python -I` and the working directory set to infra/:
+the project root is not on sys.path, config arrives in PULUMI_CONFIG and
+PULUMI_CONFIG_SECRET_KEYS as the host passes it, and the program is `runpy.run_path`'d
+inside a root Stack. Only the SDK and infra/mocks.py (loaded by file, as it imports
+nothing of the project) are used, so the program's own path set-up is what is tested.
+"""
+
+import importlib.util
+import json
+import os
+import runpy
+import sys
+
+from pulumi.runtime import mocks, settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+program = os.getcwd()
+spec = importlib.util.spec_from_file_location("offline_mocks", os.path.join(program, "mocks.py"))
+assert spec and spec.loader
+offline_mocks = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(offline_mocks)
+
+registered = []
+
+
+class Monitor(mocks.MockMonitor):
+    def RegisterResource(self, request):  # noqa: N802
+        if request.type != "pulumi:pulumi:Stack":
+            registered.append([request.type, request.name])
+        return super().RegisterResource(request)
+
+
+monitor = Monitor(offline_mocks.OfflineMocks())
+settings.configure(
+    mocks.MockSettings(
+        monitor=monitor,
+        monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+        engine=mocks.MockEngine(None),
+        project=sys.argv[1],
+        stack=sys.argv[2],
+        dry_run=False,
+        organization="organization",
+        callbacks=None,
+    )
+)
+_sync_await(run_in_stack(lambda: runpy.run_path(program, run_name="__main__")))
+print(json.dumps(sorted(registered)))

@@ -1,0 +1,144 @@
+"""Each component built alone under the recording mocks, one behaviour a test."""
+
+from __future__ import annotations
+
+from components.aks_cluster import AksCluster, AksClusterArgs, WindowsPoolArgs
+from components.container_registry import ContainerRegistry, ContainerRegistryArgs
+from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
+from components.naming import ACR_PULL_ROLE
+from components.network import Network, NetworkArgs
+from infra import offline
+from tests.conftest import Recorder
+
+REGISTRY_ID = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r1"
+
+
+def cluster_args(**pools: WindowsPoolArgs) -> AksClusterArgs:
+    return AksClusterArgs(
+        resource_group_name="rg",
+        location="westeurope",
+        cluster_name="gdbc-test-aks",
+        kubernetes_version="1.34",
+        sku_tier="Free",
+        node_subnet_id="/subscriptions/s1/subnets/aks",
+        system_pool_name="system",
+        system_pool_vm_size="Standard_D2s_v3",
+        system_pool_count=1,
+        windows_pools=pools or {"win22": WindowsPoolArgs("Standard_D4s_v3", 1, "Windows2022", 30)},
+        windows_admin_username="gdbcadmin",
+        network_policy="calico",
+        pod_cidr="192.168.0.0/16",
+        service_cidr="10.0.0.0/16",
+        dns_service_ip="10.0.0.10",
+        registry_ids={"red": REGISTRY_ID},
+    )
+
+
+def test_registry_has_admin_user_and_secret_password(recorder: Recorder) -> None:
+    def build() -> None:
+        ContainerRegistry(
+            "red-registry",
+            ContainerRegistryArgs(
+                "rg", "westeurope", name_prefix="gdbc", environment="dev", team="red", sku="Standard"
+            ),
+        )
+
+    rec = recorder(build)
+    registry = rec.one("azure-native:containerregistry:Registry")
+    assert registry.plain("adminUserEnabled") is True
+    assert registry.plain("sku.name") == "Standard"
+    assert registry.plain("registryName").startswith("gdbcdevred")
+    component = rec.one("musicstore:azure:ContainerRegistry")
+    assert offline.mask(component.outputs)["admin_password"] == offline.SECRET_MARKER
+
+
+def test_autoscaled_windows_pool_leaves_the_count_to_the_autoscaler(recorder: Recorder) -> None:
+    rec = recorder(
+        lambda: AksCluster(
+            "aks",
+            cluster_args(
+                fixed=WindowsPoolArgs("Standard_D4s_v3", 1, "Windows2022", 30),
+                auto=WindowsPoolArgs("Standard_D4s_v3", 2, "Windows2022", 30, min_count=1, max_count=3),
+            ),
+        )
+    )
+    pools = {p.plain("agentPoolName"): p for p in rec.of_type("azure-native:containerservice:AgentPool")}
+    assert pools["auto"].ignore_changes == ["count"] and pools["auto"].plain("enableAutoScaling") is True
+    assert pools["fixed"].ignore_changes == [] and pools["fixed"].plain("enableAutoScaling") is False
+
+
+def test_windows_pools_are_keyed_by_their_name(recorder: Recorder) -> None:
+    rec = recorder(
+        lambda: AksCluster("aks", cluster_args(win25=WindowsPoolArgs("Standard_D4s_v3", 1, "Windows2025", 30)))
+    )
+    pool = rec.one("azure-native:containerservice:AgentPool")
+    assert pool.name == "aks-win25"
+    assert pool.plain("osSKU") == "Windows2025" and pool.plain("enableFIPS") is True
+
+
+def test_kubelet_identity_gets_acr_pull_on_each_registry(recorder: Recorder) -> None:
+    rec = recorder(lambda: AksCluster("aks", cluster_args()))
+    cluster = rec.one("azure-native:containerservice:ManagedCluster")
+    grant = rec.one("azure-native:authorization:RoleAssignment")
+    assert grant.name == "aks-acrpull-red"
+    assert grant.plain("principalId") == cluster.state["identityProfile"]["kubeletidentity"]["objectId"]
+    assert grant.plain("principalType") == "ServicePrincipal"
+    assert grant.plain("scope") == REGISTRY_ID
+    assert (
+        grant.plain("roleDefinitionId")
+        == f"/subscriptions/s1/providers/Microsoft.Authorization/roleDefinitions/{ACR_PULL_ROLE}"
+    )
+
+
+def test_kubernetes_provider_survives_a_deleted_cluster_and_keeps_kubeconfig_secret(recorder: Recorder) -> None:
+    rec = recorder(lambda: AksCluster("aks", cluster_args()))
+    provider = rec.one("pulumi:providers:kubernetes")
+    assert provider.plain("deleteUnreachable") == "true"
+    assert provider.masked_inputs()["kubeconfig"] == offline.SECRET_MARKER
+    assert "kind: Config" in provider.plain("kubeconfig")
+
+
+def test_app_deploys_by_digest_on_matching_windows_nodes(recorder: Recorder) -> None:
+    image = "r1.azurecr.io/mvcmusicstore@sha256:" + "b" * 64
+    rec = recorder(
+        lambda: MusicStoreApp(
+            "red-app",
+            MusicStoreAppArgs(namespace="musicstore-red", team="red", image=image, os_sku="Windows2025", replicas=2),
+        )
+    )
+    app = next(d for d in rec.of_type("kubernetes:apps/v1:Deployment") if d.name == "red-app")
+    pod = app.plain("spec.template.spec")
+    assert pod["containers"][0]["image"] == image
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "windows", "kubernetes.azure.com/os-sku": "Windows2025"}
+    assert app.plain("spec.replicas") == 2
+    assert app.custom_timeouts == {"create": "30m", "update": "30m"}
+    container = pod["containers"][0]
+    assert container["resources"]["limits"] and container["readinessProbe"] and container["livenessProbe"]
+
+
+def test_external_database_skips_the_in_cluster_sql_server(recorder: Recorder) -> None:
+    import pulumi
+
+    rec = recorder(
+        lambda: MusicStoreApp(
+            "red-app",
+            MusicStoreAppArgs(
+                namespace="musicstore-red",
+                team="red",
+                image="r1.azurecr.io/mvcmusicstore:1.0.0",
+                os_sku="Windows2022",
+                replicas=1,
+                connection_string=pulumi.Output.secret("Server=db;Password=external"),
+            ),
+        )
+    )
+    assert rec.of_type("musicstore:k8s:SqlServer") == []
+    secret = rec.one("kubernetes:core/v1:Secret")
+    assert "external" not in " ".join(offline.clear_strings(secret.inputs))
+    assert secret.plain("stringData.MusicStoreEntities") == "Server=db;Password=external"
+
+
+def test_network_splits_subnets_from_the_address_space(recorder: Recorder) -> None:
+    rec = recorder(lambda: Network("network", NetworkArgs("rg", "westeurope", vnet_cidr="10.40.0.0/20")))
+    subnets = {s.plain("subnetName"): s.plain("addressPrefix") for s in rec.of_type("azure-native:network:Subnet")}
+    assert subnets == {"aks": "10.40.0.0/22", "agents": "10.40.4.0/22"}

@@ -1,0 +1,138 @@
+"""Every config rule, broken once, with the one-line message it must give."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra import stack_files
+from infra.config import ConfigError, Secret, parse
+
+DEV = {k.split(":", 1)[1]: v for k, v in stack_files.load("dev").values.items()}
+
+
+def pools(**spec: object) -> str:
+    return json.dumps({"win22": {"vmSize": "Standard_D4s_v3", "count": 1, "osSku": "Windows2022", **spec}})
+
+
+RULES = [
+    # (case id, overrides, key named in the message, words of the rule)
+    ("environment-case", {"environment": "Dev"}, "environment", "2-8 lowercase letters and digits"),
+    ("prefix-short", {"namePrefix": "g"}, "namePrefix", "2-8 lowercase letters and digits"),
+    ("location-format", {"location": "West Europe"}, "location", "Azure region name"),
+    ("teams-empty", {"teams": "[]"}, "teams", "must list 1 to 30 teams"),
+    ("teams-too-many", {"teams": json.dumps([f"t{i}" for i in range(31)])}, "teams", "must list 1 to 30 teams"),
+    ("teams-not-json", {"teams": "team1"}, "teams", "JSON list of team names"),
+    ("team-name", {"teams": '["team1", "Team_2"]'}, "teams[1]", "team names are 1-12 lowercase"),
+    ("team-duplicate", {"teams": '["red", "red"]'}, "teams", "must be unique (red repeats)"),
+    ("registry-sku", {"registrySku": "Free"}, "registrySku", "must be one of Basic, Standard, Premium"),
+    ("k8s-version", {"kubernetesVersion": "latest"}, "kubernetesVersion", "Kubernetes version 1.MINOR"),
+    ("cluster-tier", {"clusterSkuTier": "Gold"}, "clusterSkuTier", "must be one of Free, Standard, Premium"),
+    ("system-pool-name", {"systemPoolName": "system-pool"}, "systemPoolName", "Linux pool names are 1-12"),
+    ("system-pool-size", {"systemPoolVmSize": "D2s_v3"}, "systemPoolVmSize", "Azure VM size"),
+    ("system-pool-count", {"systemPoolCount": "0"}, "systemPoolCount", "whole number from 1 to 100"),
+    ("system-pool-count-text", {"systemPoolCount": "two"}, "systemPoolCount", "whole number from 1 to 100"),
+    ("windows-pools-none", {"windowsPools": "{}"}, "windowsPools", "at least one Windows pool"),
+    ("windows-pools-list", {"windowsPools": "[]"}, "windowsPools", "object of Windows pools keyed by name"),
+    ("windows-pool-name", {"windowsPools": '{"windows": {}}'}, "windowsPools.windows", "Windows pool names are 1-6"),
+    ("windows-pool-spec", {"windowsPools": '{"win": 3}'}, "windowsPools.win", "must be an object with vmSize"),
+    ("windows-pool-key", {"windowsPools": pools(size="big")}, "windowsPools.win22.size", "is not a pool setting"),
+    ("windows-pool-size", {"windowsPools": pools(vmSize="huge")}, "windowsPools.win22.vmSize", "Azure VM size"),
+    ("windows-pool-count", {"windowsPools": pools(count=101)}, "windowsPools.win22.count", "from 0 to 100"),
+    ("windows-2019", {"windowsPools": pools(osSku="Windows2019")}, "windowsPools.win22.osSku", "retired on 2026-03-01"),
+    ("windows-sku", {"windowsPools": pools(osSku="Ubuntu")}, "windowsPools.win22.osSku", "Windows2022 or Windows2025"),
+    (
+        "windows-2022-k8s",
+        {"kubernetesVersion": "1.37"},
+        "windowsPools.win22.osSku",
+        "not supported on Kubernetes 1.37",
+    ),
+    (
+        "windows-2025-k8s",
+        {"kubernetesVersion": "1.31", "windowsPools": pools(osSku="Windows2025")},
+        "windowsPools.win22.osSku",
+        "needs Kubernetes 1.32 or later",
+    ),
+    (
+        "autoscale-order",
+        {"windowsPools": pools(minCount=3, maxCount=2, count=2)},
+        "windowsPools.win22.minCount",
+        "must not exceed maxCount 2",
+    ),
+    (
+        "autoscale-count",
+        {"windowsPools": pools(minCount=1, maxCount=2, count=5)},
+        "windowsPools.win22.count",
+        "between minCount 1 and maxCount 2",
+    ),
+    ("max-pods", {"windowsPools": pools(maxPods=250)}, "windowsPools.win22.maxPods", "from 10 to 110"),
+    ("admin-forbidden", {"windowsAdminUsername": "Administrator"}, "windowsAdminUsername", "AKS forbids"),
+    ("admin-long", {"windowsAdminUsername": "a" * 21}, "windowsAdminUsername", "1-20 letters"),
+    ("admin-dot", {"windowsAdminUsername": "gdbc."}, "windowsAdminUsername", "not ending in '.'"),
+    ("network-policy", {"networkPolicy": "azure"}, "networkPolicy", "Azure NPM is unsupported on Windows"),
+    ("vnet-host-bits", {"vnetCidr": "10.20.0.1/16"}, "vnetCidr", "host bits zero"),
+    ("vnet-public", {"vnetCidr": "8.8.0.0/16"}, "vnetCidr", "private IPv4 range"),
+    ("vnet-size", {"vnetCidr": "10.20.0.0/28"}, "vnetCidr", "/8 to /24"),
+    ("pod-overlap", {"podCidr": "10.20.128.0/17"}, "podCidr", "must not overlap vnetCidr 10.20.0.0/16"),
+    ("service-overlap-vnet", {"serviceCidr": "10.20.0.0/20"}, "serviceCidr", "must not overlap vnetCidr"),
+    ("service-overlap-pods", {"serviceCidr": "192.168.0.0/20"}, "serviceCidr", "must not overlap podCidr"),
+    ("service-size", {"serviceCidr": "10.1.0.0/28"}, "serviceCidr", "/24 or larger"),
+    ("image-repository", {"appImageRepository": "MvcMusicStore"}, "appImageRepository", "repository name"),
+    ("image-tag", {"appImageTag": "my tag"}, "appImageTag", "must be an image tag"),
+    ("image-digest", {"appImageDigest": "sha256:abc"}, "appImageDigest", "64 lowercase hex digits"),
+    ("app-windows-version", {"appWindowsVersion": "ltsc2019"}, "appWindowsVersion", "one of ltsc2022, ltsc2025"),
+    (
+        "app-without-pool",
+        {"appWindowsVersion": "ltsc2025"},
+        "appWindowsVersion",
+        "matching OS SKU (pools: win22=Windows2022)",
+    ),
+    ("app-replicas", {"appReplicas": "0"}, "appReplicas", "whole number from 1 to 20"),
+    ("database-mode", {"databaseMode": "azure"}, "databaseMode", "one of in-cluster, external"),
+    (
+        "database-external",
+        {"databaseMode": "external"},
+        "databaseConnectionString",
+        "required when databaseMode is external",
+    ),
+    ("unknown-key", {"team": "red"}, "team", "is not a key this project knows"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "key", "rule"), [r[1:] for r in RULES], ids=[r[0] for r in RULES])
+def test_rule_gives_one_line_naming_key_value_and_rule(overrides: dict[str, str], key: str, rule: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse({**DEV, **overrides}, stack="dev")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"config musicstore:{key} = ")
+    assert rule in message
+
+
+def test_every_key_of_pulumi_yaml_is_known_and_the_defaults_parse() -> None:
+    cfg = parse(DEV, stack="dev")
+    assert cfg.teams == ("team1",)
+    assert cfg.windows_pools[0].name == "win22"
+
+
+def test_connection_string_set_in_clear_is_refused_without_showing_it() -> None:
+    values = {**DEV, "databaseMode": "external", "databaseConnectionString": "Password=hunter2"}
+    with pytest.raises(ConfigError) as caught:
+        parse(values, stack="dev")
+    assert "must be set as a secret" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_secret_connection_string_is_kept_wrapped() -> None:
+    values = {**DEV, "databaseMode": "external", "databaseConnectionString": "Password=hunter2"}
+    cfg = parse(values, stack="dev", secret_keys=frozenset({"databaseConnectionString"}))
+    assert isinstance(cfg.database.connection_string, Secret)
+    assert "hunter2" not in repr(cfg)
+    assert cfg.database.connection_string.reveal() == "Password=hunter2"
+
+
+def test_autoscaling_needs_both_bounds() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse({**DEV, "windowsPools": pools(minCount=1)}, stack="dev")
+    assert str(caught.value).startswith("config musicstore:windowsPools.win22.maxCount = null")

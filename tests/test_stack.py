@@ -1,0 +1,154 @@
+"""The real program on the real Pulumi.dev.yaml and Pulumi.prod.yaml."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from components.naming import ACR_PULL_ROLE, WINDOWS_POOL_NAME
+from infra import offline, stack_files
+from infra.mocks import SECRET_MARK
+from tests.conftest import stack_config
+
+STACKS = ["dev", "prod"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_one_registry_per_team_with_admin_user(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+    rec, cfg = stack_runs[stack], stack_config(stack)
+    registries = rec.of_type("azure-native:containerregistry:Registry")
+    assert len(registries) == len(cfg.teams) == 1
+    assert registries[0].plain("adminUserEnabled") is True
+    assert registries[0].plain("sku.name") == cfg.registry_sku
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cluster_has_linux_system_pool_windows_profile_and_azure_cni(
+    stack: str, stack_runs: dict[str, offline.Recording]
+) -> None:
+    rec, cfg = stack_runs[stack], stack_config(stack)
+    cluster = rec.one("azure-native:containerservice:ManagedCluster")
+    [system] = cluster.plain("agentPoolProfiles")
+    assert (system["mode"], system["osType"], system["count"]) == ("System", "Linux", cfg.system_pool_count)
+    assert cluster.plain("windowsProfile.adminUsername") == cfg.windows_admin_username
+    assert cluster.plain("windowsProfile.adminPassword")
+    assert cluster.plain("networkProfile.networkPlugin") == "azure"
+    assert cluster.plain("networkProfile.networkPluginMode") == "overlay"
+    assert cluster.plain("enableRBAC") is True
+    assert cluster.plain("identity.type") == "SystemAssigned"
+    assert cluster.plain("sku.tier") == cfg.cluster_sku_tier
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_windows_pools_are_user_pools_with_short_names(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+    rec, cfg = stack_runs[stack], stack_config(stack)
+    pools = {p.plain("agentPoolName"): p for p in rec.of_type("azure-native:containerservice:AgentPool")}
+    assert set(pools) == {p.name for p in cfg.windows_pools}
+    for spec in cfg.windows_pools:
+        pool = pools[spec.name]
+        assert WINDOWS_POOL_NAME.fullmatch(spec.name) and len(spec.name) <= 6
+        assert (pool.plain("osType"), pool.plain("mode"), pool.plain("osSKU")) == ("Windows", "User", spec.os_sku)
+        assert pool.plain("count") == spec.count
+        assert pool.plain("enableAutoScaling") is spec.autoscaling
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kubelet_identity_may_pull_from_the_registry(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+    rec = stack_runs[stack]
+    cluster = rec.one("azure-native:containerservice:ManagedCluster")
+    registry = rec.one("azure-native:containerregistry:Registry")
+    grant = rec.one("azure-native:authorization:RoleAssignment")
+    assert grant.plain("principalId") == cluster.state["identityProfile"]["kubeletidentity"]["objectId"]
+    assert grant.plain("scope") == registry.state["id"]
+    assert grant.plain("roleDefinitionId").endswith(f"/roleDefinitions/{ACR_PULL_ROLE}")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_app_runs_on_windows_nodes_behind_a_load_balancer(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+    rec, cfg = stack_runs[stack], stack_config(stack)
+    registry = rec.one("azure-native:containerregistry:Registry")
+    app = next(d for d in rec.of_type("kubernetes:apps/v1:Deployment") if d.name.endswith("-app"))
+    pod = app.plain("spec.template.spec")
+    assert pod["nodeSelector"]["kubernetes.io/os"] == "windows"
+    assert pod["nodeSelector"]["kubernetes.azure.com/os-sku"] == cfg.app.os_sku
+    assert pod["containers"][0]["image"].startswith(registry.state["loginServer"] + "/" + cfg.app.image_repository)
+    assert app.plain("spec.replicas") == cfg.app.replicas
+    service = next(s for s in rec.of_type("kubernetes:core/v1:Service") if s.name.endswith("-app"))
+    assert service.plain("spec.type") == "LoadBalancer"
+    assert service.plain("spec.externalTrafficPolicy") == "Local"
+    assert rec.outputs()["teams"]["team1"]["appUrl"].startswith("http://")
+
+
+def test_prod_differs_from_dev_only_where_its_file_says() -> None:
+    dev, prod = stack_config("dev"), stack_config("prod")
+    assert (dev.app.replicas, prod.app.replicas) == (1, 2)
+    assert prod.windows_pools[0].autoscaling and not dev.windows_pools[0].autoscaling
+    assert prod.vnet_cidr != dev.vnet_cidr
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_secret_appears_in_clear(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+    rec = stack_runs[stack]
+    leaks = [
+        (r.type, r.name, s) for r in rec.resources.values() for s in offline.clear_strings(r.inputs) if SECRET_MARK in s
+    ]
+    leaks += [("stack output", "", s) for s in offline.clear_strings(rec.stack_outputs) if SECRET_MARK in s]
+    assert leaks == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_secret_exists_and_is_wrapped(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+    rec = stack_runs[stack]
+    masked = offline.mask(rec.stack_outputs)
+    assert masked["kubeconfig"] == offline.SECRET_MARKER
+    assert SECRET_MARK in rec.outputs()["kubeconfig"]
+    assert masked["teams"]["team1"]["registryAdminPassword"] == offline.SECRET_MARKER
+    assert SECRET_MARK in rec.outputs()["teams"]["team1"]["registryAdminPassword"]
+    cluster = rec.one("azure-native:containerservice:ManagedCluster")
+    assert cluster.masked_inputs()["windowsProfile"]["adminPassword"] == offline.SECRET_MARKER
+    secrets = {s.name: s for s in rec.of_type("kubernetes:core/v1:Secret")}
+    sql_password = secrets["team1-app-sql-sa"].plain("stringData.MSSQL_SA_PASSWORD")
+    connection = secrets["team1-app-db"].plain("stringData.MusicStoreEntities")
+    assert SECRET_MARK in sql_password and sql_password in connection
+    assert "Initial Catalog=MvcMusicStore" in connection
+
+
+def test_the_leak_check_finds_a_secret_in_clear() -> None:
+    wrapped = {offline.SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": "hidden"}
+    assert list(offline.clear_strings({"a": wrapped, "b": ["shown"]})) == ["shown"]
+
+
+def test_external_connection_string_stays_secret() -> None:
+    rec = offline.run(
+        "dev",
+        overrides={"databaseMode": "external"},
+        secret_overrides={"databaseConnectionString": f"Server=db;Password={SECRET_MARK}external"},
+    )
+    assert rec.of_type("musicstore:k8s:SqlServer") == []
+    assert not [s for r in rec.resources.values() for s in offline.clear_strings(r.inputs) if SECRET_MARK in s]
+    secret = rec.one("kubernetes:core/v1:Secret")
+    assert secret.plain("stringData.MusicStoreEntities").endswith("external")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_language_host_run_finds_the_same_resources(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+    files = stack_files.load(stack)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    env["PULUMI_CONFIG"] = json.dumps(files.values)
+    env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(sorted(files.secret_keys))
+    host = subprocess.run(
+        [sys.executable, "-I", str(stack_files.ROOT / "tests" / "host_run.py"), files.project, stack],
+        cwd=stack_files.ROOT / "infra",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert host.returncode == 0, host.stderr[-2000:]
+    expected = sorted([r.type, r.name] for r in stack_runs[stack].resources.values())
+    assert json.loads(host.stdout.strip().splitlines()[-1]) == expected
