@@ -154,6 +154,8 @@ class StackConfig:
     service_cidr: str
     app: AppConfig
     database: DatabaseConfig
+    # The stack this one promotes images from (prod from dev), read by a StackReference.
+    promote_from_stack: str | None = None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -185,6 +187,7 @@ KNOWN_KEYS = frozenset(
         "appReplicas",
         "databaseMode",
         "databaseConnectionString",
+        "promoteFromStack",
     }
 )
 SECRET_KEYS = frozenset({"databaseConnectionString"})
@@ -326,6 +329,7 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         service_cidr=str(services),
         app=app,
         database=database,
+        promote_from_stack=_promote_from(read, stack),
     )
 
 
@@ -415,6 +419,17 @@ def _app(read: _Reader, pools: tuple[WindowsPool, ...]) -> AppConfig:
         windows_version=windows_version,
         replicas=read.integer("appReplicas", 1, 20),
     )
+
+
+def _promote_from(read: _Reader, stack: str) -> str | None:
+    source = read.raw("promoteFromStack")
+    if not source:
+        return None
+    if not re.fullmatch(r"^([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$", source):
+        raise ConfigError("promoteFromStack", source, "must be a stack name, or organization/project/stack")
+    if source.split("/")[-1] == stack:
+        raise ConfigError("promoteFromStack", source, "must name another stack, not this one")
+    return source
 
 
 def _database(read: _Reader) -> DatabaseConfig:

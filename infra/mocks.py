@@ -17,6 +17,10 @@ import pulumi
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 SECRET_MARK = "offline-secret-"
+# How the engine marks a secret and a resource reference in a serialized property.
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 
 
 def digest(*parts: str, length: int = 12) -> str:
@@ -39,7 +43,9 @@ class OfflineMocks(pulumi.runtime.Mocks):
             if self.stack_outputs is None:
                 raise ValueError(f"stack reference {inputs.get('name')} has no offline outputs")
             ref = str(inputs["name"])
-            return ref, {"name": ref, "outputs": dict(self.stack_outputs(ref)), "secretOutputNames": []}
+            raw = dict(self.stack_outputs(ref))
+            secret_names = sorted(k for k, v in raw.items() if _has_secret(v))
+            return ref, {"name": ref, "outputs": reveal(raw), "secretOutputNames": secret_names}
         if typ.startswith("random:"):
             return f"{name}-id", {**inputs, "result": _random_result(typ, name, inputs)}
         if typ.startswith("azure-native:"):
@@ -73,12 +79,28 @@ class OfflineMocks(pulumi.runtime.Mocks):
         return {}
 
 
+def _has_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return value.get(SIG_KEY) == SECRET_SIG or any(_has_secret(v) for v in value.values())
+    return isinstance(value, list) and any(_has_secret(v) for v in value)
+
+
+def reveal(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            return reveal(value.get("value"))
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
 def _random_result(typ: str, name: str, inputs: Mapping[str, Any]) -> str:
     if typ == "random:index/randomPassword:RandomPassword":
-        return fake_secret("password", name)
+        return fake_secret("password", f"{pulumi.get_stack()}/{name}")
     length = int(inputs.get("length", 8))
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-    raw = hashlib.sha256(name.encode()).digest()
+    raw = hashlib.sha256(f"{pulumi.get_stack()}/{name}".encode()).digest()
     return "".join(alphabet[b % len(alphabet)] for b in raw)[:length]
 
 
@@ -124,7 +146,7 @@ def _kubernetes(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[
     metadata.setdefault("name", name)
     state = {**inputs, "metadata": metadata}
     if typ == "kubernetes:core/v1:Service" and (inputs.get("spec") or {}).get("type") == "LoadBalancer":
-        octets = bytes.fromhex(digest("ip", name, length=6))
+        octets = bytes.fromhex(digest("ip", pulumi.get_stack(), name, length=6))
         state["status"] = {"loadBalancer": {"ingress": [{"ip": f"20.{octets[0]}.{octets[1]}.{octets[2] or 1}"}]}}
     namespace = metadata.get("namespace")
     return (f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])), state

@@ -26,10 +26,11 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from infra import stack_files
-from infra.mocks import OfflineMocks
+from infra.mocks import RESOURCE_SIG, SIG_KEY, OfflineMocks
+from infra.mocks import SECRET_SIG as SECRET_VALUE_SIG
+from infra.mocks import reveal as unwrap
 
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+SECRET_SIG = SIG_KEY
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET_MARKER = "[secret]"
 
@@ -95,9 +96,7 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
             if key in response.object.fields:
                 plain = json_format.MessageToDict(response.object.fields[key])
                 response.object.fields[key].struct_value.Clear()
-                response.object.fields[key].struct_value.update(
-                    {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": plain}
-                )
+                response.object.fields[key].struct_value.update({SECRET_SIG: SECRET_VALUE_SIG, "value": plain})
         if request.type != "pulumi:pulumi:Stack":
             self.registrations[response.urn] = Registration(
                 urn=response.urn,
@@ -123,6 +122,21 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
             )
             if self.on_register:
                 self.on_register(len(self.registrations))
+        return response
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
+        self.registrations[response.urn] = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent,
+            custom=True,
+            provider=request.provider.rsplit("::", 1)[0] if request.provider else "",
+            dependencies=sorted(set(request.dependencies)),
+            inputs=_struct(request.properties),
+            state=dict(self.resources[response.urn].state),
+        )
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
@@ -152,7 +166,7 @@ def _struct(message: Any) -> Any:
 def mask(value: Any) -> Any:
     """Inputs with every secret replaced by "[secret]" and resource references by their URN."""
     if isinstance(value, dict):
-        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+        if value.get(SECRET_SIG) == SECRET_VALUE_SIG:
             return SECRET_MARKER
         if value.get(SECRET_SIG) == RESOURCE_SIG:
             return value.get("urn")
@@ -162,22 +176,10 @@ def mask(value: Any) -> Any:
     return value
 
 
-def unwrap(value: Any) -> Any:
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
-            return unwrap(value.get("value"))
-        if value.get(SECRET_SIG) == RESOURCE_SIG:
-            return value.get("urn")
-        return {k: unwrap(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap(v) for v in value]
-    return value
-
-
 def clear_strings(value: Any) -> Iterator[str]:
     """Every string that would travel in clear: secret-wrapped parts are skipped."""
     if isinstance(value, dict):
-        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+        if value.get(SECRET_SIG) == SECRET_VALUE_SIG:
             return
         for v in value.values():
             yield from clear_strings(v)

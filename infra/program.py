@@ -48,9 +48,13 @@ def build(cfg: StackConfig) -> None:
     cluster = AksCluster("aks", _cluster_args(cfg, group, net, registries))
     apps = {team: _app(cfg, team, registries[team], cluster) for team in cfg.teams}
 
+    if cfg.promote_from_stack:
+        _export_promotion_source(cfg.promote_from_stack)
     pulumi.export("resourceGroupName", group.name)
     pulumi.export("clusterName", cluster.name)
     pulumi.export("kubeconfig", cluster.kubeconfig)
+    # Apart from `teams`, which holds passwords, so that a StackReference reads it in clear.
+    pulumi.export("registryLoginServers", {team: r.login_server for team, r in registries.items()})
     pulumi.export(
         "teams",
         {
@@ -118,4 +122,13 @@ def _app(cfg: StackConfig, team: str, registry: ContainerRegistry, cluster: AksC
             connection_string=pulumi.Output.secret(secret.reveal()) if secret else None,
         ),
         opts=pulumi.ResourceOptions(providers=[cluster.provider]),
+    )
+
+
+def _export_promotion_source(source: str) -> None:
+    """The registries of the stack images are promoted from, read through its outputs."""
+    name = source if source.count("/") == 2 else f"{pulumi.get_organization()}/{pulumi.get_project()}/{source}"
+    reference = pulumi.StackReference(f"promote-from-{source.split('/')[-1]}", stack_name=name)
+    pulumi.export(
+        "promotionSource", {"stack": name, "registryLoginServers": reference.get_output("registryLoginServers")}
     )

@@ -9,6 +9,7 @@ import pytest
 
 from infra import offline, stack_files
 from infra.config import PROJECT, StackConfig, parse_namespaced
+from infra.plan import Plan, make_plan
 
 Recorder = Callable[..., offline.Recording]
 
@@ -26,9 +27,14 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture(scope="session")
-def stack_runs() -> dict[str, offline.Recording]:
-    """Each real Pulumi.<stack>.yaml, planned once for the session."""
-    return {stack: offline.run(stack) for stack in stack_files.stacks()}
+def stack_plans() -> dict[str, Plan]:
+    """Each real Pulumi.<stack>.yaml, planned offline once for the session."""
+    return {stack: make_plan(stack) for stack in stack_files.stacks()}
+
+
+@pytest.fixture(scope="session")
+def stack_runs(stack_plans: dict[str, Plan]) -> dict[str, offline.Recording]:
+    return {stack: plan.recording for stack, plan in stack_plans.items()}
 
 
 def stack_config(stack: str) -> StackConfig:

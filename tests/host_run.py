@@ -32,8 +32,17 @@ class Monitor(mocks.MockMonitor):
             registered.append([request.type, request.name])
         return super().RegisterResource(request)
 
+    def ReadResource(self, request):  # noqa: N802
+        registered.append([request.type, request.name])
+        return super().ReadResource(request)
 
-monitor = Monitor(offline_mocks.OfflineMocks())
+
+# Outputs of referenced stacks (prod reads dev), passed as a JSON file by the test.
+references = {}
+if len(sys.argv) > 3:
+    with open(sys.argv[3]) as file:
+        references = json.load(file)
+monitor = Monitor(offline_mocks.OfflineMocks(lambda name: references[name.split("/")[-1]]))
 settings.configure(
     mocks.MockSettings(
         monitor=monitor,

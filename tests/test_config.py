@@ -136,3 +136,15 @@ def test_autoscaling_needs_both_bounds() -> None:
     with pytest.raises(ConfigError) as caught:
         parse({**DEV, "windowsPools": pools(minCount=1)}, stack="dev")
     assert str(caught.value).startswith("config musicstore:windowsPools.win22.maxCount = null")
+
+
+def test_promotion_source_must_be_another_stack() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse({**DEV, "promoteFromStack": "dev"}, stack="dev")
+    assert str(caught.value) == 'config musicstore:promoteFromStack = "dev": must name another stack, not this one'
+
+
+def test_promotion_source_must_be_a_stack_name() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse({**DEV, "promoteFromStack": "a b"}, stack="prod")
+    assert "must be a stack name, or organization/project/stack" in str(caught.value)

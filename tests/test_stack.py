@@ -6,12 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from components.naming import ACR_PULL_ROLE, WINDOWS_POOL_NAME
 from infra import offline, stack_files
 from infra.mocks import SECRET_MARK
+from infra.plan import Plan
 from tests.conftest import stack_config
 
 STACKS = ["dev", "prod"]
@@ -135,13 +137,17 @@ def test_external_connection_string_stays_secret() -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_language_host_run_finds_the_same_resources(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+def test_language_host_run_finds_the_same_resources(
+    stack: str, stack_plans: dict[str, Plan], stack_runs: dict[str, offline.Recording], tmp_path: Path
+) -> None:
     files = stack_files.load(stack)
+    references = tmp_path / "references.json"
+    references.write_text(json.dumps({n: p.recording.stack_outputs for n, p in stack_plans[stack].references.items()}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
     env["PULUMI_CONFIG"] = json.dumps(files.values)
     env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(sorted(files.secret_keys))
     host = subprocess.run(
-        [sys.executable, "-I", str(stack_files.ROOT / "tests" / "host_run.py"), files.project, stack],
+        [sys.executable, "-I", str(stack_files.ROOT / "tests" / "host_run.py"), files.project, stack, str(references)],
         cwd=stack_files.ROOT / "infra",
         env=env,
         capture_output=True,

@@ -1,0 +1,276 @@
+"""The offline plan: what `pulumi up` would create, without Azure, the CLI or a network.
+
+    python -m infra.plan STACK [--json FILE] [--diagram DIR]
+
+It runs the very program `pulumi up` runs (infra/, as the language host runs it) under
+the engine's mocks with the values of Pulumi.yaml and Pulumi.<STACK>.yaml, then prints the
+resource tree, the whole-graph findings, the critical path and the stack outputs. Secrets
+show as [secret]. Exit status: 0 planned; 1 planned with error findings; 2 bad input (one
+line on stderr naming the key and the rule, nothing on stdout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra import config, diagram, graph, offline, stack_files
+from infra.config import ConfigError, StackConfig
+from infra.findings import Finding, check_graph
+
+SCHEMA_VERSION = 1
+PROGRESS_EVERY = 100
+
+# The inputs worth a glance in the tree, per type; --json has them all.
+KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "azure-native:resources:ResourceGroup": ("resourceGroupName", "location"),
+    "azure-native:network:VirtualNetwork": ("addressSpace.addressPrefixes",),
+    "azure-native:network:Subnet": ("subnetName", "addressPrefix"),
+    "azure-native:containerregistry:Registry": ("registryName", "sku.name", "adminUserEnabled"),
+    "azure-native:containerservice:ManagedCluster": (
+        "resourceName",
+        "kubernetesVersion",
+        "sku.tier",
+        "networkProfile.networkPlugin",
+        "networkProfile.networkPluginMode",
+        "windowsProfile.adminUsername",
+        "windowsProfile.adminPassword",
+    ),
+    "azure-native:containerservice:AgentPool": ("agentPoolName", "osType", "osSKU", "vmSize", "count", "maxCount"),
+    "azure-native:authorization:RoleAssignment": ("principalType", "roleDefinitionId"),
+    "pulumi:providers:kubernetes": ("kubeconfig", "deleteUnreachable"),
+    "pulumi:pulumi:StackReference": ("name",),
+    "kubernetes:core/v1:Namespace": ("metadata.name",),
+    "kubernetes:core/v1:Secret": ("metadata.name", "stringData"),
+    "kubernetes:core/v1:Service": ("metadata.name", "spec.type", "spec.externalTrafficPolicy"),
+    "kubernetes:core/v1:PersistentVolumeClaim": ("metadata.name", "spec.resources.requests.storage"),
+    "kubernetes:apps/v1:Deployment": (
+        "metadata.name",
+        "spec.replicas",
+        "spec.template.spec.containers.0.image",
+        "spec.template.spec.nodeSelector",
+    ),
+}
+
+
+class PlanError(Exception):
+    """Input the plan cannot work from; its message is one line."""
+
+
+@dataclass
+class Plan:
+    stack: str
+    project: str
+    config: StackConfig
+    config_values: dict[str, str]  # secrets already replaced by [secret]
+    recording: offline.Recording
+    findings: list[Finding]
+    critical: graph.CriticalPath
+    references: dict[str, Plan] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+def make_plan(
+    stack: str,
+    *,
+    root: Path = stack_files.ROOT,
+    overrides: Mapping[str, str] | None = None,
+    secret_overrides: Mapping[str, str] | None = None,
+    progress: Callable[[str, int], None] | None = None,
+    _chain: tuple[str, ...] = (),
+) -> Plan:
+    """Plan `stack`, and first every stack it references, whose outputs answer its
+    StackReferences. Raises ConfigError, StackFileError or PlanError on bad input."""
+    if stack in _chain:
+        raise PlanError(f"stack references form a cycle: {' -> '.join((*_chain, stack))}")
+    started = time.perf_counter()
+    files = stack_files.load(stack, root)
+    prefix = f"{files.project}:"
+    values = {**files.values, **{prefix + k: v for k, v in (overrides or {}).items()}}
+    values.update({prefix + k: v for k, v in (secret_overrides or {}).items()})
+    secret_keys = files.secret_keys | {prefix + k for k in (secret_overrides or {})}
+    cfg = config.parse_namespaced(values, stack=stack, is_secret=secret_keys.__contains__)
+
+    references = {}
+    if cfg.promote_from_stack:
+        source = cfg.promote_from_stack.split("/")[-1]
+        references[source] = make_plan(source, root=root, progress=progress, _chain=(*_chain, stack))
+
+    def outputs_of(name: str) -> dict[str, Any]:
+        short = name.split("/")[-1]
+        if short not in references:
+            raise PlanError(f"stack reference {name} was not planned")
+        return references[short].recording.stack_outputs
+
+    rec = offline.run(
+        stack,
+        root=root,
+        overrides=overrides,
+        secret_overrides=secret_overrides,
+        stack_outputs=outputs_of,
+        on_register=(lambda n: progress(stack, n)) if progress else None,
+    )
+    shown = {k: ("[secret]" if k in secret_keys else v) for k, v in sorted(values.items())}
+    return Plan(
+        stack=stack,
+        project=files.project,
+        config=cfg,
+        config_values=shown,
+        recording=rec,
+        findings=check_graph(rec),
+        critical=graph.plan_critical_path(rec),
+        references=references,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def render(plan: Plan) -> str:
+    rec = plan.recording
+    out = [
+        f"Offline plan of stack {plan.stack} (project {plan.project})",
+        f"  from Pulumi.yaml and Pulumi.{plan.stack}.yaml under the Pulumi engine's mocks: no cloud, no credentials;"
+        " secrets show as [secret]",
+    ]
+    for name in plan.references:
+        out.append(f"  stack reference {name}: answered from the offline plan of {name}")
+    out += ["", f"Resources ({len(rec.resources)})", *_tree(rec)]
+    out += ["", "Count by type"]
+    out += [f"  {n:4}  {typ}" for typ, n in sorted(Counter(r.type for r in rec.resources.values()).items())]
+    out += ["", "Findings"]
+    out += [f"  {f.line()}" for f in plan.findings] or ["  none: every whole-graph rule holds"]
+    out += ["", f"Expected provisioning time: {plan.critical.total_minutes:g} min along the critical path"]
+    elapsed = 0.0
+    for urn, minutes in plan.critical.chain:
+        reg = rec.resources[urn]
+        elapsed += minutes
+        out.append(f"  {minutes:5.1f}  (at {elapsed:5.1f})  {reg.type.split(':')[-1]} {reg.name}")
+    out += ["", "Outputs"]
+    out += [f"  {k}: {json.dumps(v)}" for k, v in _flatten(offline.mask(rec.stack_outputs))]
+    return "\n".join(out) + "\n"
+
+
+def document(plan: Plan) -> dict[str, Any]:
+    """The --json document; README.md describes its shape."""
+    rec = plan.recording
+    depends = graph.edges(rec)
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "project": plan.project,
+        "stack": plan.stack,
+        "config": plan.config_values,
+        "references": {name: offline.mask(ref.recording.stack_outputs) for name, ref in plan.references.items()},
+        "resources": [
+            {
+                "urn": reg.urn,
+                "type": reg.type,
+                "name": reg.name,
+                "parent": reg.parent,
+                "custom": reg.custom,
+                "provider": reg.provider or None,
+                "dependencies": depends[reg.urn],
+                "inputs": reg.masked_inputs(),
+                "typicalMinutes": graph.typical_minutes(reg),
+            }
+            for reg in sorted(rec.resources.values(), key=lambda r: r.urn)
+        ],
+        "counts": dict(sorted(Counter(r.type for r in rec.resources.values()).items())),
+        "outputs": offline.mask(rec.stack_outputs),
+        "findings": [vars(f) for f in plan.findings],
+        "criticalPath": {
+            "totalMinutes": plan.critical.total_minutes,
+            "chain": [
+                {"urn": u, "type": rec.resources[u].type, "name": rec.resources[u].name, "minutes": m}
+                for u, m in plan.critical.chain
+            ],
+        },
+    }
+
+
+def _tree(rec: offline.Recording) -> list[str]:
+    children: dict[str, list[offline.Registration]] = {}
+    for reg in rec.resources.values():
+        children.setdefault(reg.parent if reg.parent in rec.resources else "", []).append(reg)
+    lines = [f"{rec.stack} (pulumi:pulumi:Stack)"]
+
+    def walk(parent: str, indent: str) -> None:
+        kids = sorted(children.get(parent, []), key=lambda r: (r.custom, r.type, r.name))
+        for i, reg in enumerate(kids):
+            last = i == len(kids) - 1
+            props = " ".join(f"{p}={_short(reg, p)}" for p in KEY_PROPERTIES.get(reg.type, ()) if _has(reg, p))
+            lines.append(f"{indent}{'└─' if last else '├─'} {reg.name}  {reg.type}  {props}".rstrip())
+            walk(reg.urn, indent + ("   " if last else "│  "))
+
+    walk("", "")
+    return lines
+
+
+def _lookup(reg: offline.Registration, path: str) -> Any:
+    value: Any = reg.masked_inputs()
+    for part in path.split("."):
+        if isinstance(value, list):
+            value = value[int(part)] if part.isdigit() and int(part) < len(value) else None
+        elif isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return None
+    return value
+
+
+def _has(reg: offline.Registration, path: str) -> bool:
+    return _lookup(reg, path) is not None
+
+
+def _short(reg: offline.Registration, path: str) -> str:
+    value = _lookup(reg, path)
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        return [item for k, v in sorted(value.items()) for item in _flatten(v, f"{prefix}{k}.")]
+    return [(prefix.rstrip("."), value)]
+
+
+def _progress(stack: str, count: int) -> None:
+    if count % PROGRESS_EVERY == 0:
+        print(f"planning {stack}: {count} resources registered", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stack", help=f"stack to plan ({', '.join(stack_files.stacks())})")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON")
+    parser.add_argument("--diagram", type=Path, metavar="DIR", help="write Mermaid, DOT and (with Graphviz) SVG/PNG")
+    args = parser.parse_args(argv)
+    try:
+        plan = make_plan(args.stack, progress=_progress)
+    except (ConfigError, stack_files.StackFileError, PlanError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render(plan))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(document(plan), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"\nJSON plan written to {args.json}")
+    if args.diagram:
+        written = diagram.write(plan.recording, plan.config.teams, args.diagram)
+        print(f"\nDiagram written to {', '.join(str(p) for p in written)}")
+        if not any(p.suffix == ".svg" for p in written):
+            print("  (no SVG/PNG: Graphviz's `dot` is not installed; apt-get install graphviz)")
+    print(f"\nPlanned {len(plan.recording.resources)} resources in {plan.seconds:.1f} s.")
+    return 1 if plan.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Whole-graph rules: each fires on a graph that breaks it, and the real stacks pass."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from components.aks_cluster import AksCluster, WindowsPoolArgs
+from components.container_registry import ContainerRegistry, ContainerRegistryArgs
+from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
+from infra.findings import check_graph
+from infra.plan import Plan
+from tests.conftest import Recorder
+from tests.test_components import cluster_args
+
+
+def rules(rec: object) -> set[str]:
+    return {f.rule for f in check_graph(rec)}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_real_stacks_have_no_findings(stack: str, stack_plans: dict[str, Plan]) -> None:
+    assert stack_plans[stack].findings == []
+
+
+def test_app_on_an_os_sku_no_pool_has_is_an_error(recorder: Recorder) -> None:
+    def build() -> None:
+        AksCluster("aks", cluster_args())
+        MusicStoreApp(
+            "red-app",
+            MusicStoreAppArgs(namespace="ns", team="red", image="mcr/app:1", os_sku="Windows2025", replicas=1),
+        )
+
+    assert "windows-image-matches-pool" in rules(recorder(build))
+
+
+def test_image_from_a_registry_without_acr_pull_is_an_error(recorder: Recorder) -> None:
+    def build() -> None:
+        registry = ContainerRegistry("red-registry", ContainerRegistryArgs("rg", "westeurope", "gdbc", "dev", "red"))
+        args = cluster_args()
+        AksCluster("aks", type(args)(**{**vars(args), "registry_ids": {}}))
+        MusicStoreApp(
+            "red-app",
+            MusicStoreAppArgs(
+                namespace="ns",
+                team="red",
+                image=pulumi.Output.concat(registry.login_server, "/app:1"),
+                os_sku="Windows2022",
+                replicas=1,
+            ),
+        )
+
+    assert "acr-pull-granted" in rules(recorder(build))
+
+
+def test_many_pools_warn_of_arm_throttling(recorder: Recorder) -> None:
+    pools = {f"w{i}": WindowsPoolArgs("Standard_D4s_v3", 1, "Windows2022", 30) for i in range(21)}
+    found = check_graph(recorder(lambda: AksCluster("aks", cluster_args(**pools))))
+    assert [(f.severity, f.rule) for f in found] == [("warning", "arm-put-throttling")]
+    assert "22 cluster and pool PUTs exceed the bucket of 20" in found[0].message

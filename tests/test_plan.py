@@ -1,0 +1,180 @@
+"""The offline plan: the README's first command, its JSON, references, path and errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from infra import diagram, graph, plan, stack_files
+from infra.plan import Plan
+
+ROOT = stack_files.ROOT
+
+
+def readme_first_command() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("```", 2)[1]
+    return next(line for line in block.splitlines()[1:] if line.strip()).strip()
+
+
+def test_readme_first_command_plans_dev_without_network() -> None:
+    command = readme_first_command()
+    assert command == "scripts/plan dev"
+    subprocess.run(["scripts/bootstrap"], cwd=ROOT, check=True, timeout=900)  # installs, if needed, first
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
+    done = subprocess.run(
+        ["unshare", "-n", "bash", "-c", command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Offline plan of stack dev")
+    assert "azure-native:containerservice:ManagedCluster" in done.stdout
+    assert "Expected provisioning time:" in done.stdout
+
+
+def test_json_lists_every_resource_with_its_dependencies(stack_plans: dict[str, Plan], tmp_path: Path) -> None:
+    out = tmp_path / "dev.json"
+    assert plan.main(["dev", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    recorded = stack_plans["dev"].recording.resources
+    assert sorted(r["urn"] for r in doc["resources"]) == sorted(recorded)
+    by_type = {r["type"]: r for r in doc["resources"]}
+    cluster = by_type["azure-native:containerservice:ManagedCluster"]["urn"]
+    assert cluster in by_type["azure-native:containerservice:AgentPool"]["dependencies"]
+    app = next(r for r in doc["resources"] if r["type"] == "kubernetes:apps/v1:Deployment" and r["name"] == "team1-app")
+    namespace = by_type["kubernetes:core/v1:Namespace"]["urn"]
+    provider = by_type["pulumi:providers:kubernetes"]["urn"]
+    assert namespace in app["dependencies"] and provider in app["dependencies"]
+    assert by_type["pulumi:providers:kubernetes"]["inputs"]["kubeconfig"] == "[secret]"
+    assert doc["outputs"]["kubeconfig"] == "[secret]"
+    assert doc["criticalPath"]["totalMinutes"] > 0 and doc["schemaVersion"] == 1
+
+
+def test_prod_reads_dev_outputs_through_its_stack_reference(stack_plans: dict[str, Plan]) -> None:
+    prod = stack_plans["prod"]
+    assert list(prod.references) == ["dev"]
+    reference = prod.recording.one("pulumi:pulumi:StackReference")
+    assert reference.plain("name") == "organization/musicstore/dev"
+    dev_servers = stack_plans["dev"].recording.outputs()["registryLoginServers"]
+    assert prod.recording.outputs()["promotionSource"]["registryLoginServers"] == dev_servers
+
+
+def test_critical_path_is_printed_with_chain_and_total(stack_plans: dict[str, Plan]) -> None:
+    dev = stack_plans["dev"]
+    text = plan.render(dev)
+    names = [dev.recording.resources[u].name for u, _ in dev.critical.chain]
+    assert f"Expected provisioning time: {dev.critical.total_minutes:g} min" in text
+    assert names[0] == "rg" and "aks" in names and "aks-win22" in names and names[-1] == "team1-app"
+    assert dev.critical.total_minutes == pytest.approx(sum(m for _, m in dev.critical.chain))
+
+
+def test_critical_path_follows_the_longest_chain() -> None:
+    depends = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
+    minutes = {"a": 1, "b": 5, "c": 2, "d": 1}
+    assert [n for n, _ in graph.critical_path(depends, minutes).chain] == ["a", "b", "d"]
+    minutes["c"] = 9
+    changed = graph.critical_path(depends, minutes)
+    assert [n for n, _ in changed.chain] == ["a", "c", "d"] and changed.total_minutes == 11
+
+
+def test_critical_path_changes_with_the_stack(stack_plans: dict[str, Plan]) -> None:
+    external = plan.make_plan(
+        "dev", overrides={"databaseMode": "external"}, secret_overrides={"databaseConnectionString": "Server=db"}
+    )
+    before = [u for u, _ in stack_plans["dev"].critical.chain]
+    after = [u for u, _ in external.critical.chain]
+    assert any("SqlServer" in u for u in before)
+    assert not any("SqlServer" in u for u in after)
+
+
+def test_a_dependency_cycle_is_refused() -> None:
+    with pytest.raises(ValueError, match="cycle"):
+        graph.critical_path({"a": ["b"], "b": ["a"]}, {})
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is installed by scripts/bootstrap --system")
+def test_diagram_files_exist_and_open(stack_plans: dict[str, Plan], tmp_path: Path) -> None:
+    dev = stack_plans["dev"]
+    written = {p.suffix: p for p in diagram.write(dev.recording, dev.config.teams, tmp_path)}
+    assert set(written) == {".mmd", ".dot", ".svg", ".png"}
+    mermaid = written[".mmd"].read_text()
+    assert mermaid.startswith("flowchart LR") and '["team team1"]' in mermaid and '["shared"]' in mermaid
+    assert ET.parse(written[".svg"]).getroot().tag.endswith("svg")
+    assert written[".png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_readme_shows_the_committed_diagram() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "](docs/dev-plan.svg)" in readme
+    assert ET.parse(ROOT / "docs" / "dev-plan.svg").getroot().tag.endswith("svg")
+
+
+BROKEN = [
+    ("teams", "[Team One]", "musicstore:teams[0]"),
+    ("windowsPools", "{windows2022: {count: 1}}", "musicstore:windowsPools.windows2022"),
+    ("kubernetesVersion", '"1.40"', "musicstore:windowsPools.win22.osSku"),
+    ("windowsAdminUsername", "admin", "musicstore:windowsAdminUsername"),
+    ("vnetCidr", "10.20.0.0/33", "musicstore:vnetCidr"),
+    ("appReplicas", "many", "musicstore:appReplicas"),
+]
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("project")
+    for name in ("infra", "components"):
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in ROOT.glob("Pulumi*.yaml"):
+        shutil.copy(path, copy / path.name)
+    return copy
+
+
+def run_plan(project: Path, dev_yaml: str) -> subprocess.CompletedProcess[str]:
+    (project / "Pulumi.dev.yaml").write_text(dev_yaml)
+    return subprocess.run(
+        [sys.executable, "-m", "infra.plan", "dev"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(("key", "value", "named"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_value_exits_2_with_one_line(project_copy: Path, key: str, value: str, named: str) -> None:
+    done = run_plan(project_copy, f"config:\n  musicstore:environment: dev\n  musicstore:{key}: {value}\n")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: config {named} = ")
+
+
+def test_yaml_that_does_not_parse_exits_2(project_copy: Path) -> None:
+    done = run_plan(project_copy, "config:\n  musicstore:teams: [unclosed\n")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.strip() == "error: Pulumi.dev.yaml line 3: not valid YAML"
+
+
+def test_unknown_stack_exits_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.plan", "staging"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == "error: no stack file Pulumi.staging.yaml: stacks here are dev, prod"
