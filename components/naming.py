@@ -7,6 +7,7 @@ an Azure name.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 
@@ -78,3 +79,40 @@ def image_reference(login_server: str, repository: str, tag: str, digest: str | 
     if digest:
         return f"{login_server}/{repository}@{digest}"
     return f"{login_server}/{repository}:{tag}"
+
+
+# Marketplace image of a build agent, by the Windows release of the images it builds.
+AGENT_IMAGE_SKU = {"ltsc2022": "2022-datacenter-g2", "ltsc2025": "2025-datacenter-g2"}
+# The .NET Framework images the app builds from and runs on (Dockerfile stages), per release.
+APP_BASE_IMAGES = {
+    "ltsc2022": (
+        "mcr.microsoft.com/dotnet/framework/sdk:4.8-windowsservercore-ltsc2022",
+        "mcr.microsoft.com/dotnet/framework/aspnet:4.8-windowsservercore-ltsc2022",
+    ),
+    "ltsc2025": (
+        "mcr.microsoft.com/dotnet/framework/sdk:4.8.1-windowsservercore-ltsc2025",
+        "mcr.microsoft.com/dotnet/framework/aspnet:4.8.1-windowsservercore-ltsc2025",
+    ),
+}
+COMPUTER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
+
+
+def computer_name(team: str, index: int) -> str:
+    """Windows computer name of a team's agent: at most 15 characters, unique per stack.
+    Long team names are cut and given a short hash so that two cuts cannot collide."""
+    suffix = f"-ag{index}"
+    room = 15 - len(suffix)
+    stem = team if len(team) <= room else team[: room - 3] + hashlib.sha256(team.encode()).hexdigest()[:3]
+    name = f"{stem}{suffix}"
+    if not COMPUTER_NAME.fullmatch(name):
+        raise ValueError(f"computer name {name!r} is not 1-15 lowercase letters, digits and hyphens")
+    return name
+
+
+def vm_name(prefix: str, environment: str, team: str, index: int) -> str:
+    return dns_label(f"vm-{prefix}-{environment}-{team}-ag{index}", limit=64)
+
+
+def shutdown_schedule_name(vm: str) -> str:
+    """DevTest Labs only attaches a VM's auto-shutdown under this exact name."""
+    return f"shutdown-computevm-{vm}"

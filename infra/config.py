@@ -134,6 +134,27 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class AgentConfig:
+    count: int  # per team; 0 builds no agents
+    vm_size: str
+    os_disk_size_gb: int
+    spot: bool
+    admin_username: str
+    pool_name: str  # may hold "{team}"
+    rdp_source_ranges: tuple[str, ...]
+    auto_shutdown: bool
+    shutdown_time: str  # HHmm
+    shutdown_time_zone: str
+    docker_version: str
+    package_version: str
+    organization_url: str
+    pat: Secret | None
+
+    def pool_for(self, team: str) -> str:
+        return self.pool_name.replace("{team}", team)
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: str
@@ -154,6 +175,7 @@ class StackConfig:
     service_cidr: str
     app: AppConfig
     database: DatabaseConfig
+    agents: AgentConfig
     # The stack this one promotes images from (prod from dev), read by a StackReference.
     promote_from_stack: str | None = None
 
@@ -188,9 +210,23 @@ KNOWN_KEYS = frozenset(
         "databaseMode",
         "databaseConnectionString",
         "promoteFromStack",
+        "agentCount",
+        "agentVmSize",
+        "agentOsDiskSizeGb",
+        "agentSpot",
+        "agentAdminUsername",
+        "agentPoolName",
+        "agentRdpSourceRanges",
+        "agentAutoShutdown",
+        "agentShutdownTime",
+        "agentShutdownTimeZone",
+        "agentDockerVersion",
+        "agentPackageVersion",
+        "azdoOrganizationUrl",
+        "azdoPat",
     }
 )
-SECRET_KEYS = frozenset({"databaseConnectionString"})
+SECRET_KEYS = frozenset({"databaseConnectionString", "azdoPat"})
 
 T = TypeVar("T")
 
@@ -292,16 +328,11 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
             "networkPolicy", network_policy, "must be calico or none (Azure NPM is unsupported on Windows nodes)"
         )
 
-    username = read.raw("windowsAdminUsername")
-    if not WINDOWS_USER.fullmatch(username) or username.endswith("."):
-        raise ConfigError(
-            "windowsAdminUsername", username, "must be 1-20 letters, digits, '.', '-' or '_', not ending in '.'"
-        )
-    if username.lower() in FORBIDDEN_WINDOWS_USERS:
-        raise ConfigError("windowsAdminUsername", username, "is a name AKS forbids for the Windows administrator")
+    username = _windows_user(read, "windowsAdminUsername")
 
     app = _app(read, windows_pools)
     database = _database(read)
+    agents = _agents(read, len(teams))
 
     return StackConfig(
         stack=stack,
@@ -329,8 +360,18 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         service_cidr=str(services),
         app=app,
         database=database,
+        agents=agents,
         promote_from_stack=_promote_from(read, stack),
     )
+
+
+def _windows_user(read: _Reader, key: str) -> str:
+    username = read.raw(key)
+    if not WINDOWS_USER.fullmatch(username) or username.endswith("."):
+        raise ConfigError(key, username, "must be 1-20 letters, digits, '.', '-' or '_', not ending in '.'")
+    if username.lower() in FORBIDDEN_WINDOWS_USERS:
+        raise ConfigError(key, username, "is a name Azure forbids for a Windows administrator")
+    return username
 
 
 def _teams(names: list[Any]) -> tuple[str, ...]:
@@ -419,6 +460,72 @@ def _app(read: _Reader, pools: tuple[WindowsPool, ...]) -> AppConfig:
         windows_version=windows_version,
         replicas=read.integer("appReplicas", 1, 20),
     )
+
+
+AZDO_URL = re.compile(
+    r"^https://(dev\.azure\.com/[A-Za-z0-9][A-Za-z0-9-]{0,49}|[a-z0-9][a-z0-9-]{0,49}\.visualstudio\.com)/?$"
+)
+VERSION = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,4}$")
+HHMM = re.compile(r"^([01]\d|2[0-3])[0-5]\d$")
+POOL_NAME = re.compile(r"^[A-Za-z0-9._{}-][A-Za-z0-9 ._{}-]{0,63}$")
+# Sources that would open remote desktop to the whole Internet.
+OPEN_SOURCES = frozenset({"*", "any", "internet", "0.0.0.0/0", "0.0.0.0"})
+
+
+def _agents(read: _Reader, team_count: int) -> AgentConfig:
+    count = read.integer("agentCount", 0, 10)
+    pool = read.string("agentPoolName", POOL_NAME, "must be an Azure DevOps pool name of 1-64 characters")
+    if team_count > 1 and "{team}" not in pool:
+        raise ConfigError("agentPoolName", pool, "must contain {team} when the stack serves several teams")
+    url = read.raw("azdoOrganizationUrl")
+    pat = read.values.get("azdoPat") or None
+    if count and not AZDO_URL.fullmatch(url):
+        raise ConfigError(
+            "azdoOrganizationUrl", url, "must be https://dev.azure.com/ORGANIZATION when agentCount is above 0"
+        )
+    if count and not pat:
+        raise ConfigError("azdoPat", None, "is required when agentCount is above 0: pulumi config set --secret azdoPat")
+    return AgentConfig(
+        count=count,
+        vm_size=read.string("agentVmSize", VM_SIZE, "must be an Azure VM size such as Standard_D4s_v3"),
+        os_disk_size_gb=read.integer("agentOsDiskSizeGb", 128, 2048),
+        spot=_boolean(read, "agentSpot"),
+        admin_username=_windows_user(read, "agentAdminUsername"),
+        pool_name=pool,
+        rdp_source_ranges=_rdp_sources(read.json("agentRdpSourceRanges", list, "a JSON list of IPv4 CIDR ranges")),
+        auto_shutdown=_boolean(read, "agentAutoShutdown"),
+        shutdown_time=read.string("agentShutdownTime", HHMM, "must be a 24-hour time HHmm such as 1900"),
+        shutdown_time_zone=read.string(
+            "agentShutdownTimeZone",
+            re.compile(r"^[A-Za-z][A-Za-z0-9 .+()-]{2,63}$"),
+            "must be a Windows time zone id such as W. Europe Standard Time",
+        ),
+        docker_version=read.string("agentDockerVersion", VERSION, "must be a version such as 27.3.1"),
+        package_version=read.string("agentPackageVersion", VERSION, "must be a version such as 4.252.0"),
+        organization_url=url.rstrip("/"),
+        pat=Secret(pat) if pat else None,
+    )
+
+
+def _boolean(read: _Reader, key: str) -> bool:
+    value = read.raw(key)
+    if value not in ("true", "false"):
+        raise ConfigError(key, value, "must be true or false")
+    return value == "true"
+
+
+def _rdp_sources(ranges: list[Any]) -> tuple[str, ...]:
+    for i, source in enumerate(ranges):
+        key = f"agentRdpSourceRanges[{i}]"
+        if not isinstance(source, str) or source.strip().lower() in OPEN_SOURCES:
+            raise ConfigError(key, source, "remote desktop is never opened to any source or the Internet")
+        try:
+            net = ipaddress.ip_network(source, strict=True)
+        except ValueError:
+            raise ConfigError(key, source, "must be an IPv4 range in CIDR form, host bits zero") from None
+        if net.version != 4 or net.prefixlen < 8:
+            raise ConfigError(key, source, "must be an IPv4 range of /8 or narrower")
+    return tuple(ranges)
 
 
 def _promote_from(read: _Reader, stack: str) -> str | None:

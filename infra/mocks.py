@@ -111,6 +111,13 @@ NAME_KEY_FOR_TYPE = {
     "azure-native:containerservice:AgentPool": "agentPoolName",
     "azure-native:network:VirtualNetwork": "virtualNetworkName",
     "azure-native:network:Subnet": "subnetName",
+    "azure-native:network:NetworkSecurityGroup": "networkSecurityGroupName",
+    "azure-native:network:NatGateway": "natGatewayName",
+    "azure-native:network:PublicIPAddress": "publicIpAddressName",
+    "azure-native:network:NetworkInterface": "networkInterfaceName",
+    "azure-native:compute:VirtualMachine": "vmName",
+    "azure-native:compute:VirtualMachineExtension": "vmExtensionName",
+    "azure-native:devtestlab:GlobalSchedule": "name",
 }
 
 
@@ -136,6 +143,15 @@ def _azure(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
                 "resourceId": f"{rid}-agentpool",
             }
         }
+    elif typ == "azure-native:network:NetworkInterface":
+        octets = bytes.fromhex(digest("nic", physical, length=4))
+        configurations = [dict(c) for c in inputs.get("ipConfigurations", [])]
+        if configurations:
+            configurations[0]["privateIPAddress"] = f"10.{octets[0]}.{octets[1]}.{octets[1] % 250 + 4}"
+        state["ipConfigurations"] = configurations
+    elif typ == "azure-native:network:PublicIPAddress":
+        octets = bytes.fromhex(digest("pip", physical, length=4))
+        state["ipAddress"] = f"20.{octets[0]}.{octets[1]}.{octets[1] % 250 + 1}"
     elif typ == "azure-native:authorization:RoleAssignment":
         state["name"] = _guid("role", name)
     return rid, state

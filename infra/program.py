@@ -6,7 +6,9 @@ import pulumi
 from pulumi_azure_native import resources
 
 from components import naming
+from components.agent_bootstrap import AgentSettings
 from components.aks_cluster import AksCluster, AksClusterArgs, WindowsPoolArgs
+from components.build_agent_vm import BuildAgentVm, BuildAgentVmArgs, ShutdownArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
 from components.network import Network, NetworkArgs
@@ -28,7 +30,14 @@ def build(cfg: StackConfig) -> None:
     )
     net = Network(
         "network",
-        NetworkArgs(resource_group_name=group.name, location=group.location, vnet_cidr=cfg.vnet_cidr, tags=tags),
+        NetworkArgs(
+            resource_group_name=group.name,
+            location=group.location,
+            vnet_cidr=cfg.vnet_cidr,
+            rdp_source_ranges=cfg.agents.rdp_source_ranges,
+            agents_outbound=cfg.agents.count > 0,
+            tags=tags,
+        ),
     )
     registries = {
         team: ContainerRegistry(
@@ -45,6 +54,7 @@ def build(cfg: StackConfig) -> None:
         )
         for team in cfg.teams
     }
+    agents = {team: _agents(cfg, team, group, net) for team in cfg.teams}
     cluster = AksCluster("aks", _cluster_args(cfg, group, net, registries))
     apps = {team: _app(cfg, team, registries[team], cluster) for team in cfg.teams}
 
@@ -65,6 +75,16 @@ def build(cfg: StackConfig) -> None:
                 "registryAdminPassword": registries[team].admin_password,
                 "namespace": apps[team].namespace,
                 "appUrl": apps[team].url,
+                "agentPool": cfg.agents.pool_for(team),
+                "agents": [
+                    {
+                        "vmName": agent.name,
+                        "privateIp": agent.private_ip,
+                        "adminUsername": agent.admin_username,
+                        "adminPassword": agent.admin_password,
+                    }
+                    for agent in agents[team]
+                ],
             }
             for team in cfg.teams
         },
@@ -103,6 +123,47 @@ def _cluster_args(
         registry_ids={team: registry.resource_id for team, registry in registries.items()},
         tags=cfg.tags,
     )
+
+
+def _agents(cfg: StackConfig, team: str, group: resources.ResourceGroup, net: Network) -> list[BuildAgentVm]:
+    agents = cfg.agents
+    pat = agents.pat
+    if agents.count == 0 or pat is None:
+        return []
+    shutdown = ShutdownArgs(agents.shutdown_time, agents.shutdown_time_zone) if agents.auto_shutdown else None
+    built = []
+    for index in range(1, agents.count + 1):
+        vm = naming.vm_name(cfg.name_prefix, cfg.environment, team, index)
+        built.append(
+            BuildAgentVm(
+                f"{team}-agent{index}",
+                BuildAgentVmArgs(
+                    resource_group_name=group.name,
+                    location=group.location,
+                    subnet_id=net.subnet_ids["agents"],
+                    vm_name=vm,
+                    computer_name=naming.computer_name(team, index),
+                    vm_size=agents.vm_size,
+                    os_disk_size_gb=agents.os_disk_size_gb,
+                    image_sku=naming.AGENT_IMAGE_SKU[cfg.app.windows_version],
+                    admin_username=agents.admin_username,
+                    agent=AgentSettings(
+                        organization_url=agents.organization_url,
+                        pool=agents.pool_for(team),
+                        agent_name=vm,
+                        docker_version=agents.docker_version,
+                        agent_version=agents.package_version,
+                        images=naming.APP_BASE_IMAGES[cfg.app.windows_version],
+                    ),
+                    pat=pulumi.Output.secret(pat.reveal()),
+                    spot=agents.spot,
+                    public_ip=bool(agents.rdp_source_ranges),
+                    shutdown=shutdown,
+                    tags={**cfg.tags, "team": team},
+                ),
+            )
+        )
+    return built
 
 
 def _app(cfg: StackConfig, team: str, registry: ContainerRegistry, cluster: AksCluster) -> MusicStoreApp:

@@ -7,9 +7,15 @@ import json
 import pytest
 
 from infra import stack_files
-from infra.config import ConfigError, Secret, parse
+from infra.config import ConfigError, Secret, StackConfig, parse
 
-DEV = {k.split(":", 1)[1]: v for k, v in stack_files.load("dev").values.items()}
+FILES = stack_files.load("dev")
+DEV = {k.split(":", 1)[1]: v for k, v in FILES.values.items()}
+DEV_SECRETS = frozenset(k.split(":", 1)[1] for k in FILES.secret_keys)
+
+
+def parse_dev(overrides: dict[str, str], *, stack: str = "dev", secrets: frozenset[str] = DEV_SECRETS) -> object:
+    return parse({**DEV, **overrides}, stack=stack, secret_keys=secrets)
 
 
 def pools(**spec: object) -> str:
@@ -67,7 +73,7 @@ RULES = [
         "between minCount 1 and maxCount 2",
     ),
     ("max-pods", {"windowsPools": pools(maxPods=250)}, "windowsPools.win22.maxPods", "from 10 to 110"),
-    ("admin-forbidden", {"windowsAdminUsername": "Administrator"}, "windowsAdminUsername", "AKS forbids"),
+    ("admin-forbidden", {"windowsAdminUsername": "Administrator"}, "windowsAdminUsername", "Azure forbids"),
     ("admin-long", {"windowsAdminUsername": "a" * 21}, "windowsAdminUsername", "1-20 letters"),
     ("admin-dot", {"windowsAdminUsername": "gdbc."}, "windowsAdminUsername", "not ending in '.'"),
     ("network-policy", {"networkPolicy": "azure"}, "networkPolicy", "Azure NPM is unsupported on Windows"),
@@ -97,13 +103,35 @@ RULES = [
         "required when databaseMode is external",
     ),
     ("unknown-key", {"team": "red"}, "team", "is not a key this project knows"),
+    ("agent-count", {"agentCount": "11"}, "agentCount", "whole number from 0 to 10"),
+    ("agent-size", {"agentVmSize": "Standard-D4"}, "agentVmSize", "Azure VM size"),
+    ("agent-disk", {"agentOsDiskSizeGb": "64"}, "agentOsDiskSizeGb", "whole number from 128 to 2048"),
+    ("agent-spot", {"agentSpot": "yes"}, "agentSpot", "must be true or false"),
+    ("agent-admin", {"agentAdminUsername": "root"}, "agentAdminUsername", "Azure forbids"),
+    ("agent-pool-name", {"agentPoolName": "pool/" * 3}, "agentPoolName", "Azure DevOps pool name"),
+    (
+        "agent-pool-per-team",
+        {"teams": '["red", "blue"]', "agentPoolName": "gdbc"},
+        "agentPoolName",
+        "must contain {team} when the stack serves several teams",
+    ),
+    ("agent-rdp-any", {"agentRdpSourceRanges": '["0.0.0.0/0"]'}, "agentRdpSourceRanges[0]", "never opened"),
+    ("agent-rdp-internet", {"agentRdpSourceRanges": '["Internet"]'}, "agentRdpSourceRanges[0]", "never opened"),
+    ("agent-rdp-cidr", {"agentRdpSourceRanges": '["203.0.113.7/24"]'}, "agentRdpSourceRanges[0]", "host bits zero"),
+    ("agent-rdp-wide", {"agentRdpSourceRanges": '["64.0.0.0/2"]'}, "agentRdpSourceRanges[0]", "/8 or narrower"),
+    ("agent-shutdown-time", {"agentShutdownTime": "7pm"}, "agentShutdownTime", "24-hour time HHmm"),
+    ("agent-shutdown-hour", {"agentShutdownTime": "2460"}, "agentShutdownTime", "24-hour time HHmm"),
+    ("agent-time-zone", {"agentShutdownTimeZone": ""}, "agentShutdownTimeZone", "Windows time zone id"),
+    ("agent-docker", {"agentDockerVersion": "latest"}, "agentDockerVersion", "version such as 27.3.1"),
+    ("agent-package", {"agentPackageVersion": "4"}, "agentPackageVersion", "version such as 4.252.0"),
+    ("azdo-url", {"azdoOrganizationUrl": "dev.azure.com/x"}, "azdoOrganizationUrl", "https://dev.azure.com/"),
 ]
 
 
 @pytest.mark.parametrize(("overrides", "key", "rule"), [r[1:] for r in RULES], ids=[r[0] for r in RULES])
 def test_rule_gives_one_line_naming_key_value_and_rule(overrides: dict[str, str], key: str, rule: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse({**DEV, **overrides}, stack="dev")
+        parse_dev(overrides)
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith(f"config musicstore:{key} = ")
@@ -111,40 +139,60 @@ def test_rule_gives_one_line_naming_key_value_and_rule(overrides: dict[str, str]
 
 
 def test_every_key_of_pulumi_yaml_is_known_and_the_defaults_parse() -> None:
-    cfg = parse(DEV, stack="dev")
+    cfg = parse(DEV, stack="dev", secret_keys=DEV_SECRETS)
     assert cfg.teams == ("team1",)
     assert cfg.windows_pools[0].name == "win22"
 
 
 def test_connection_string_set_in_clear_is_refused_without_showing_it() -> None:
-    values = {**DEV, "databaseMode": "external", "databaseConnectionString": "Password=hunter2"}
+    values = {"databaseMode": "external", "databaseConnectionString": "Password=hunter2"}
     with pytest.raises(ConfigError) as caught:
-        parse(values, stack="dev")
+        parse_dev(values)
     assert "must be set as a secret" in str(caught.value)
     assert "hunter2" not in str(caught.value)
 
 
 def test_secret_connection_string_is_kept_wrapped() -> None:
-    values = {**DEV, "databaseMode": "external", "databaseConnectionString": "Password=hunter2"}
-    cfg = parse(values, stack="dev", secret_keys=frozenset({"databaseConnectionString"}))
-    assert isinstance(cfg.database.connection_string, Secret)
+    values = {"databaseMode": "external", "databaseConnectionString": "Password=hunter2"}
+    cfg = parse_dev(values, secrets=DEV_SECRETS | {"databaseConnectionString"})
+    assert isinstance(cfg, StackConfig) and isinstance(cfg.database.connection_string, Secret)
     assert "hunter2" not in repr(cfg)
     assert cfg.database.connection_string.reveal() == "Password=hunter2"
 
 
 def test_autoscaling_needs_both_bounds() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse({**DEV, "windowsPools": pools(minCount=1)}, stack="dev")
+        parse_dev({"windowsPools": pools(minCount=1)})
     assert str(caught.value).startswith("config musicstore:windowsPools.win22.maxCount = null")
 
 
 def test_promotion_source_must_be_another_stack() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse({**DEV, "promoteFromStack": "dev"}, stack="dev")
+        parse_dev({"promoteFromStack": "dev"})
     assert str(caught.value) == 'config musicstore:promoteFromStack = "dev": must name another stack, not this one'
 
 
 def test_promotion_source_must_be_a_stack_name() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse({**DEV, "promoteFromStack": "a b"}, stack="prod")
+        parse_dev({"promoteFromStack": "a b"}, stack="prod")
     assert "must be a stack name, or organization/project/stack" in str(caught.value)
+
+
+def test_agents_without_a_pat_are_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse({k: v for k, v in DEV.items() if k != "azdoPat"}, stack="dev")
+    assert str(caught.value) == (
+        "config musicstore:azdoPat = null: is required when agentCount is above 0: pulumi config set --secret azdoPat"
+    )
+
+
+def test_pat_in_clear_is_refused_without_showing_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_dev({"azdoPat": "pat-in-clear"}, secrets=frozenset())
+    assert "must be set as a secret" in str(caught.value) and "pat-in-clear" not in str(caught.value)
+
+
+def test_no_agents_need_no_pat() -> None:
+    values = {k: v for k, v in DEV.items() if k != "azdoPat"}
+    cfg = parse({**values, "agentCount": "0", "azdoOrganizationUrl": ""}, stack="prod")
+    assert cfg.agents.count == 0 and cfg.agents.pat is None

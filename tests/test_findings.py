@@ -58,3 +58,28 @@ def test_many_pools_warn_of_arm_throttling(recorder: Recorder) -> None:
     found = check_graph(recorder(lambda: AksCluster("aks", cluster_args(**pools))))
     assert [(f.severity, f.rule) for f in found] == [("warning", "arm-put-throttling")]
     assert "22 cluster and pool PUTs exceed the bucket of 20" in found[0].message
+
+
+def test_remote_admin_open_to_any_source_is_an_error(recorder: Recorder) -> None:
+    from pulumi_azure_native import network
+
+    def build() -> None:
+        network.NetworkSecurityGroup(
+            "open",
+            resource_group_name="rg",
+            security_rules=[
+                network.SecurityRuleArgs(
+                    name="rdp-anywhere",
+                    priority=100,
+                    direction="Inbound",
+                    access="Allow",
+                    protocol="Tcp",
+                    source_address_prefix="*",
+                    source_port_range="*",
+                    destination_address_prefix="*",
+                    destination_port_range="3389",
+                )
+            ],
+        )
+
+    assert "no-remote-admin-from-internet" in rules(recorder(build))

@@ -1,0 +1,209 @@
+"""BuildAgentVm: a Windows VM with Docker and a self-hosted Azure Pipelines agent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_random as random
+from pulumi_azure_native import compute, devtestlab, network
+
+from components.agent_bootstrap import AgentSettings, command, public_settings, script_text
+from components.naming import shutdown_schedule_name
+
+# The extension may run for up to 90 minutes (Windows feature, Docker, agent download).
+EXTENSION_TIMEOUT = "90m"
+
+
+@dataclass(frozen=True)
+class ShutdownArgs:
+    time: str  # HHmm
+    time_zone: str
+
+
+@dataclass(frozen=True)
+class BuildAgentVmArgs:
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    subnet_id: pulumi.Input[str]
+    vm_name: str
+    computer_name: str
+    vm_size: str
+    os_disk_size_gb: int
+    image_sku: str
+    admin_username: str
+    agent: AgentSettings
+    pat: pulumi.Input[str]
+    spot: bool = False
+    public_ip: bool = False  # only where remote desktop is allowed from configured ranges
+    shutdown: ShutdownArgs | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class BuildAgentVm(pulumi.ComponentResource):
+    """Builds a NIC in the agents subnet (a public address only on request), a Windows
+    Server VM on the image of the app's Windows release with a generated admin password,
+    the Custom Script Extension that installs Docker and registers the agent, and the daily
+    auto-shutdown. Outputs the VM name, resource id, private address and admin credentials,
+    the password as a secret."""
+
+    name: pulumi.Output[str]
+    resource_id: pulumi.Output[str]
+    private_ip: pulumi.Output[str]
+    admin_username: pulumi.Output[str]
+    admin_password: pulumi.Output[str]
+
+    def __init__(self, name: str, args: BuildAgentVmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("musicstore:azure:BuildAgentVm", name, None, opts)
+        nic = self._create_nic(name, args)
+        password = random.RandomPassword(
+            f"{name}-admin-password",
+            length=24,
+            min_lower=2,
+            min_upper=2,
+            min_numeric=2,
+            min_special=2,
+            override_special="!@#$%^&*()",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        vm = self._create_vm(name, args, nic, pulumi.Output.secret(password.result))
+        self._create_bootstrap(name, args, vm)
+        if args.shutdown is not None:
+            self._create_shutdown(name, args, args.shutdown, vm)
+        self.name = vm.name
+        self.resource_id = vm.id
+        self.private_ip = nic.ip_configurations.apply(_private_ip)
+        self.admin_username = pulumi.Output.from_input(args.admin_username)
+        self.admin_password = pulumi.Output.secret(password.result)
+        self.register_outputs(
+            {
+                "name": self.name,
+                "resource_id": self.resource_id,
+                "private_ip": self.private_ip,
+                "admin_username": self.admin_username,
+                "admin_password": self.admin_password,
+            }
+        )
+
+    def _create_nic(self, name: str, args: BuildAgentVmArgs) -> network.NetworkInterface:
+        public_ip = None
+        if args.public_ip:
+            address = network.PublicIPAddress(
+                f"{name}-ip",
+                public_ip_address_name=f"pip-{args.vm_name}",
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                sku=network.PublicIPAddressSkuArgs(name="Standard"),
+                public_ip_allocation_method="Static",
+                tags=args.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            public_ip = network.PublicIPAddressArgs(id=address.id)
+        return network.NetworkInterface(
+            f"{name}-nic",
+            network_interface_name=f"nic-{args.vm_name}",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            ip_configurations=[
+                network.NetworkInterfaceIPConfigurationArgs(
+                    name="primary",
+                    primary=True,
+                    private_ip_allocation_method="Dynamic",
+                    subnet=network.SubnetArgs(id=args.subnet_id),
+                    public_ip_address=public_ip,
+                )
+            ],
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _create_vm(
+        self, name: str, args: BuildAgentVmArgs, nic: network.NetworkInterface, password: pulumi.Output[str]
+    ) -> compute.VirtualMachine:
+        return compute.VirtualMachine(
+            name,
+            vm_name=args.vm_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            hardware_profile=compute.HardwareProfileArgs(vm_size=args.vm_size),
+            # The "with Containers" images were withdrawn in 2023: plain Datacenter, and the
+            # bootstrap adds the Containers feature and Docker.
+            storage_profile=compute.StorageProfileArgs(
+                image_reference=compute.ImageReferenceArgs(
+                    publisher="MicrosoftWindowsServer", offer="WindowsServer", sku=args.image_sku, version="latest"
+                ),
+                os_disk=compute.OSDiskArgs(
+                    create_option="FromImage",
+                    caching="ReadWrite",
+                    disk_size_gb=args.os_disk_size_gb,
+                    delete_option="Delete",
+                    managed_disk=compute.ManagedDiskParametersArgs(storage_account_type="Premium_LRS"),
+                ),
+            ),
+            os_profile=compute.OSProfileArgs(
+                computer_name=args.computer_name,
+                admin_username=args.admin_username,
+                admin_password=password,
+                windows_configuration=compute.WindowsConfigurationArgs(
+                    enable_automatic_updates=True, provision_vm_agent=True
+                ),
+            ),
+            network_profile=compute.NetworkProfileArgs(
+                network_interfaces=[compute.NetworkInterfaceReferenceArgs(id=nic.id, primary=True)]
+            ),
+            security_profile=compute.SecurityProfileArgs(
+                security_type="TrustedLaunch",
+                uefi_settings=compute.UefiSettingsArgs(secure_boot_enabled=True, v_tpm_enabled=True),
+            ),
+            priority="Spot" if args.spot else None,
+            eviction_policy="Deallocate" if args.spot else None,
+            billing_profile=compute.BillingProfileArgs(max_price=-1) if args.spot else None,
+            tags=args.tags,
+            # The computer name and admin username are fixed at creation; Azure does not
+            # return the password, so it must not cause a diff either.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["osProfile.adminPassword"]),
+        )
+
+    def _create_bootstrap(self, name: str, args: BuildAgentVmArgs, vm: compute.VirtualMachine) -> None:
+        script = script_text()
+        compute.VirtualMachineExtension(
+            f"{name}-bootstrap",
+            vm_extension_name="agent-bootstrap",
+            vm_name=vm.name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            publisher="Microsoft.Compute",
+            type="CustomScriptExtension",
+            type_handler_version="1.10",
+            auto_upgrade_minor_version=True,
+            settings=public_settings(script, args.agent),
+            protected_settings=pulumi.Output.secret(args.pat).apply(
+                lambda pat: {"commandToExecute": command(script, args.agent, pat)}
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, custom_timeouts=pulumi.CustomTimeouts(create=EXTENSION_TIMEOUT, update=EXTENSION_TIMEOUT)
+            ),
+        )
+
+    def _create_shutdown(
+        self, name: str, args: BuildAgentVmArgs, shutdown: ShutdownArgs, vm: compute.VirtualMachine
+    ) -> None:
+        devtestlab.GlobalSchedule(
+            f"{name}-shutdown",
+            name=shutdown_schedule_name(args.vm_name),
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            status="Enabled",
+            task_type="ComputeVmShutdownTask",
+            daily_recurrence=devtestlab.DayDetailsArgs(time=shutdown.time),
+            time_zone_id=shutdown.time_zone,
+            target_resource_id=vm.id,
+            notification_settings=devtestlab.NotificationSettingsArgs(status="Disabled"),
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def _private_ip(configurations: list[network.outputs.NetworkInterfaceIPConfigurationResponse] | None) -> str:
+    primary = next(iter(configurations or []), None)
+    return (primary.private_ip_address or "") if primary else ""
