@@ -116,3 +116,33 @@ def vm_name(prefix: str, environment: str, team: str, index: int) -> str:
 def shutdown_schedule_name(vm: str) -> str:
     """DevTest Labs only attaches a VM's auto-shutdown under this exact name."""
     return f"shutdown-computevm-{vm}"
+
+
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z][0-9A-Za-z.-]*)?$")
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def image_tags(*, build_id: str, branch: str, version: str | None = None, release: bool = False) -> list[str]:
+    """The tags of a built image: the build id, the branch (`develop`, `main`, a feature
+    branch made tag-safe) and, when given, the semantic version; `latest` only for a
+    release, which must have a version."""
+    branch = branch.removeprefix("refs/heads/")
+    tags = [_tag_safe(build_id, "build id"), _tag_safe(branch, "branch")]
+    if version:
+        if not SEMVER.fullmatch(version):
+            raise ValueError(f"version {version!r} is not MAJOR.MINOR.PATCH[-PRERELEASE]")
+        tags.append(version)
+    if release:
+        if not version:
+            raise ValueError("a release needs a semantic version")
+        if "-" in version:
+            raise ValueError(f"a prerelease ({version}) is never tagged latest")
+        tags.append("latest")
+    return list(dict.fromkeys(tags))
+
+
+def _tag_safe(text: str, what: str) -> str:
+    tag = re.sub(r"[^A-Za-z0-9_.-]", "-", text.strip()).lstrip(".-")[:128]
+    if not IMAGE_TAG.fullmatch(tag) or tag == "latest":
+        raise ValueError(f"{what} {text!r} gives no image tag")
+    return tag

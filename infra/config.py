@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from components.naming import LINUX_POOL_NAME, WINDOWS_POOL_NAME, WINDOWS_VERSION_FOR_OS_SKU
+from components.naming import LINUX_POOL_NAME, SEMVER, WINDOWS_POOL_NAME, WINDOWS_VERSION_FOR_OS_SKU
 
 PROJECT = "musicstore"
 
@@ -134,6 +134,13 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class PromotionConfig:
+    digest: str
+    tag: str
+    method: str  # "auto", "acr-import" or "oci-copy"
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     count: int  # per team; 0 builds no agents
     vm_size: str
@@ -178,6 +185,7 @@ class StackConfig:
     agents: AgentConfig
     # The stack this one promotes images from (prod from dev), read by a StackReference.
     promote_from_stack: str | None = None
+    promotion: PromotionConfig | None = None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -210,6 +218,9 @@ KNOWN_KEYS = frozenset(
         "databaseMode",
         "databaseConnectionString",
         "promoteFromStack",
+        "promoteDigest",
+        "promoteTag",
+        "promotionMethod",
         "agentCount",
         "agentVmSize",
         "agentOsDiskSizeGb",
@@ -333,6 +344,7 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
     app = _app(read, windows_pools)
     database = _database(read)
     agents = _agents(read, len(teams))
+    promote_from = _promote_from(read, stack)
 
     return StackConfig(
         stack=stack,
@@ -361,7 +373,8 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         app=app,
         database=database,
         agents=agents,
-        promote_from_stack=_promote_from(read, stack),
+        promote_from_stack=promote_from,
+        promotion=_promotion(read, promote_from, app),
     )
 
 
@@ -537,6 +550,23 @@ def _promote_from(read: _Reader, stack: str) -> str | None:
     if source.split("/")[-1] == stack:
         raise ConfigError("promoteFromStack", source, "must name another stack, not this one")
     return source
+
+
+def _promotion(read: _Reader, source: str | None, app: AppConfig) -> PromotionConfig | None:
+    method = read.choice("promotionMethod", ("auto", "acr-import", "oci-copy"))
+    digest = read.raw("promoteDigest")
+    if not digest:
+        return None
+    if not DIGEST.fullmatch(digest):
+        raise ConfigError("promoteDigest", digest, "must be sha256: followed by 64 lowercase hex digits")
+    if source is None:
+        raise ConfigError("promoteDigest", digest, "needs promoteFromStack, the stack to promote from")
+    tag = read.raw("promoteTag")
+    if not SEMVER.fullmatch(tag):
+        raise ConfigError("promoteTag", tag, "must be the semantic version the image is promoted as, such as 1.2.0")
+    if app.image_digest and app.image_digest != digest:
+        raise ConfigError("appImageDigest", app.image_digest, "must be empty when promoteDigest decides the image")
+    return PromotionConfig(digest=digest, tag=tag, method=method)
 
 
 def _database(read: _Reader) -> DatabaseConfig:

@@ -46,6 +46,10 @@ class OfflineMocks(pulumi.runtime.Mocks):
             raw = dict(self.stack_outputs(ref))
             secret_names = sorted(k for k, v in raw.items() if _has_secret(v))
             return ref, {"name": ref, "outputs": reveal(raw), "secretOutputNames": secret_names}
+        if typ == "pulumi-python:dynamic:Resource" and {"targetServer", "repository", "digest"} <= inputs.keys():
+            # ImagePromotion: the copy itself needs the registries; offline, only its result.
+            image = f"{inputs['targetServer']}/{inputs['repository']}@{inputs['digest']}"
+            return image, {**inputs, "image": image, "method": "offline"}
         if typ.startswith("random:"):
             return f"{name}-id", {**inputs, "result": _random_result(typ, name, inputs)}
         if typ.startswith("azure-native:"):

@@ -61,6 +61,7 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "azure-native:devtestlab:GlobalSchedule": ("name", "dailyRecurrence.time", "timeZoneId"),
     "pulumi:providers:kubernetes": ("kubeconfig", "deleteUnreachable"),
     "pulumi:pulumi:StackReference": ("name",),
+    "pulumi-python:dynamic:Resource": ("repository", "digest", "tag", "sourceServer", "targetServer", "sourcePassword"),
     "kubernetes:core/v1:Namespace": ("metadata.name",),
     "kubernetes:core/v1:Secret": ("metadata.name", "stringData"),
     "kubernetes:core/v1:Service": ("metadata.name", "spec.type", "spec.externalTrafficPolicy"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 from pulumi_azure_native import resources
 
@@ -10,6 +12,7 @@ from components.agent_bootstrap import AgentSettings
 from components.aks_cluster import AksCluster, AksClusterArgs, WindowsPoolArgs
 from components.build_agent_vm import BuildAgentVm, BuildAgentVmArgs, ShutdownArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
+from components.image_promotion import ImagePromotion, ImagePromotionArgs
 from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
 from components.network import Network, NetworkArgs
 from infra import config
@@ -56,10 +59,14 @@ def build(cfg: StackConfig) -> None:
     }
     agents = {team: _agents(cfg, team, group, net) for team in cfg.teams}
     cluster = AksCluster("aks", _cluster_args(cfg, group, net, registries))
-    apps = {team: _app(cfg, team, registries[team], cluster) for team in cfg.teams}
+    source = _promotion_source(cfg.promote_from_stack) if cfg.promote_from_stack else None
+    images = {team: _image(cfg, team, registries[team], source) for team in cfg.teams}
+    apps = {team: _app(cfg, team, images[team], cluster) for team in cfg.teams}
 
-    if cfg.promote_from_stack:
-        _export_promotion_source(cfg.promote_from_stack)
+    if source is not None:
+        pulumi.export(
+            "promotionSource", {"stack": source.name, "registryLoginServers": source.get_output("registryLoginServers")}
+        )
     pulumi.export("resourceGroupName", group.name)
     pulumi.export("clusterName", cluster.name)
     pulumi.export("kubeconfig", cluster.kubeconfig)
@@ -70,6 +77,8 @@ def build(cfg: StackConfig) -> None:
         {
             team: {
                 "registryName": registries[team].name,
+                "registryId": registries[team].resource_id,
+                "image": images[team],
                 "registryLoginServer": registries[team].login_server,
                 "registryAdminUsername": registries[team].admin_username,
                 "registryAdminPassword": registries[team].admin_password,
@@ -166,11 +175,44 @@ def _agents(cfg: StackConfig, team: str, group: resources.ResourceGroup, net: Ne
     return built
 
 
-def _app(cfg: StackConfig, team: str, registry: ContainerRegistry, cluster: AksCluster) -> MusicStoreApp:
+def _image(
+    cfg: StackConfig, team: str, registry: ContainerRegistry, source: pulumi.StackReference | None
+) -> pulumi.Output[str]:
+    """The image the team's app runs: promoted by digest from the source stack, or else
+    the configured digest or tag in the team's own registry."""
     app = cfg.app
-    image = registry.login_server.apply(
-        lambda server: naming.image_reference(server, app.image_repository, app.image_tag, app.image_digest)
+    if cfg.promotion is None or source is None:
+        return registry.login_server.apply(
+            lambda server: naming.image_reference(server, app.image_repository, app.image_tag, app.image_digest)
+        )
+    origin = source.get_output("teams").apply(lambda teams: _source_team(teams, team, source))
+    promotion = ImagePromotion(
+        f"{team}-promotion",
+        ImagePromotionArgs(
+            repository=app.image_repository,
+            digest=cfg.promotion.digest,
+            tag=cfg.promotion.tag,
+            method=cfg.promotion.method,
+            source_server=origin.apply(lambda t: str(t["registryLoginServer"])),
+            source_username=origin.apply(lambda t: str(t["registryAdminUsername"])),
+            source_password=origin.apply(lambda t: str(t["registryAdminPassword"])),
+            source_registry_id=origin.apply(lambda t: str(t["registryId"])),
+            target_server=registry.login_server,
+            target_username=registry.admin_username,
+            target_password=registry.admin_password,
+            target_registry_id=registry.resource_id,
+        ),
     )
+    return promotion.image
+
+
+def _source_team(teams: Any, team: str, source: pulumi.StackReference) -> dict[str, Any]:
+    if not isinstance(teams, dict) or team not in teams:
+        raise ValueError(f"the stack promoted from has no team {team}: teams must match between the stacks")
+    return dict(teams[team])
+
+
+def _app(cfg: StackConfig, team: str, image: pulumi.Output[str], cluster: AksCluster) -> MusicStoreApp:
     secret = cfg.database.connection_string
     return MusicStoreApp(
         f"{team}-app",
@@ -178,18 +220,15 @@ def _app(cfg: StackConfig, team: str, registry: ContainerRegistry, cluster: AksC
             namespace=naming.namespace_name(team),
             team=team,
             image=image,
-            os_sku=app.os_sku,
-            replicas=app.replicas,
+            os_sku=cfg.app.os_sku,
+            replicas=cfg.app.replicas,
             connection_string=pulumi.Output.secret(secret.reveal()) if secret else None,
         ),
         opts=pulumi.ResourceOptions(providers=[cluster.provider]),
     )
 
 
-def _export_promotion_source(source: str) -> None:
-    """The registries of the stack images are promoted from, read through its outputs."""
+def _promotion_source(source: str) -> pulumi.StackReference:
+    """The stack images are promoted from, read through its outputs."""
     name = source if source.count("/") == 2 else f"{pulumi.get_organization()}/{pulumi.get_project()}/{source}"
-    reference = pulumi.StackReference(f"promote-from-{source.split('/')[-1]}", stack_name=name)
-    pulumi.export(
-        "promotionSource", {"stack": name, "registryLoginServers": reference.get_output("registryLoginServers")}
-    )
+    return pulumi.StackReference(f"promote-from-{source.split('/')[-1]}", stack_name=name)

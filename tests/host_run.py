@@ -18,6 +18,11 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 program = os.getcwd()
+# Like a venv made by Pulumi itself, without scripts/bootstrap's musicstore.pth: the
+# program's own path set-up must make the project importable.
+root = os.path.dirname(program)
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") not in (root, program)]
+assert "components" not in sys.modules
 spec = importlib.util.spec_from_file_location("offline_mocks", os.path.join(program, "mocks.py"))
 assert spec and spec.loader
 offline_mocks = importlib.util.module_from_spec(spec)

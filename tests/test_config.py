@@ -124,6 +124,26 @@ RULES = [
     ("agent-time-zone", {"agentShutdownTimeZone": ""}, "agentShutdownTimeZone", "Windows time zone id"),
     ("agent-docker", {"agentDockerVersion": "latest"}, "agentDockerVersion", "version such as 27.3.1"),
     ("agent-package", {"agentPackageVersion": "4"}, "agentPackageVersion", "version such as 4.252.0"),
+    ("promote-digest", {"promoteDigest": "sha256:12"}, "promoteDigest", "64 lowercase hex digits"),
+    ("promote-source", {"promoteDigest": "sha256:" + "a" * 64}, "promoteDigest", "needs promoteFromStack"),
+    (
+        "promote-tag",
+        {"promoteFromStack": "dev2", "promoteDigest": "sha256:" + "a" * 64, "promoteTag": "latest"},
+        "promoteTag",
+        "semantic version",
+    ),
+    (
+        "promote-and-digest",
+        {
+            "promoteFromStack": "dev2",
+            "promoteDigest": "sha256:" + "a" * 64,
+            "promoteTag": "1.0.0",
+            "appImageDigest": "sha256:" + "b" * 64,
+        },
+        "appImageDigest",
+        "must be empty when promoteDigest decides the image",
+    ),
+    ("promotion-method", {"promotionMethod": "skopeo"}, "promotionMethod", "one of auto, acr-import, oci-copy"),
     ("azdo-url", {"azdoOrganizationUrl": "dev.azure.com/x"}, "azdoOrganizationUrl", "https://dev.azure.com/"),
 ]
 

@@ -158,3 +158,25 @@ def test_language_host_run_finds_the_same_resources(
     assert host.returncode == 0, host.stderr[-2000:]
     expected = sorted([r.type, r.name] for r in stack_runs[stack].resources.values())
     assert json.loads(host.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_prod_deploys_the_promoted_digest_never_a_tag(stack_runs: dict[str, offline.Recording]) -> None:
+    rec, cfg = stack_runs["prod"], stack_config("prod")
+    assert cfg.promotion is not None
+    registry = rec.one("azure-native:containerregistry:Registry")
+    app = next(d for d in rec.of_type("kubernetes:apps/v1:Deployment") if d.name.endswith("-app"))
+    image = app.plain("spec.template.spec.containers.0.image")
+    assert image == f"{registry.state['loginServer']}/{cfg.app.image_repository}@{cfg.promotion.digest}"
+    assert ":" not in image.split("@")[0].split("/")[-1]
+    promotion = rec.one("pulumi-python:dynamic:Resource")
+    assert (promotion.plain("digest"), promotion.plain("tag")) == (cfg.promotion.digest, cfg.promotion.tag)
+    assert promotion.urn in app.dependencies
+    assert promotion.masked_inputs()["sourcePassword"] == offline.SECRET_MARKER
+    assert promotion.masked_inputs()["targetPassword"] == offline.SECRET_MARKER
+
+
+def test_prod_promotes_from_dev_registry_of_the_same_team(stack_plans: dict[str, Plan]) -> None:
+    promotion = stack_plans["prod"].recording.one("pulumi-python:dynamic:Resource")
+    dev_team = stack_plans["dev"].recording.outputs()["teams"]["team1"]
+    assert promotion.plain("sourceServer") == dev_team["registryLoginServer"]
+    assert promotion.plain("sourceRegistryId") == dev_team["registryId"]

@@ -1,0 +1,264 @@
+"""Promotion by digest between two real registry servers on 127.0.0.1 with basic auth."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import requests
+
+from components import promotion
+from components.naming import image_tags
+from components.promotion import PromotionError, copy_image
+from components.registry_client import RegistryClient
+from tests.local_registry import LocalRegistry, free_port, layer, push_image, push_index, registries_available
+
+pytestmark = pytest.mark.skipif(
+    not registries_available(), reason="scripts/bootstrap --system installs docker-registry"
+)
+REPO = "mvcmusicstore"
+
+
+@pytest.fixture
+def dev(tmp_path: Path) -> Iterator[LocalRegistry]:
+    registry = LocalRegistry("dev", tmp_path / "dev").start()
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture
+def prod(tmp_path: Path) -> Iterator[LocalRegistry]:
+    registry = LocalRegistry("prod", tmp_path / "prod").start()
+    yield registry
+    registry.stop()
+
+
+def count_uploads(client: RegistryClient) -> list[str]:
+    """Records every blob upload the client starts."""
+    started: list[str] = []
+
+    def hook(response: requests.Response, *_: Any, **__: Any) -> None:
+        if response.request.method == "POST" and "/blobs/uploads/" in str(response.request.url):
+            started.append(str(response.request.url))
+
+    client.session.hooks["response"].append(hook)
+    return started
+
+
+def test_promotion_copies_the_image_by_digest_under_the_version_tag(dev: LocalRegistry, prod: LocalRegistry) -> None:
+    digest = push_image(dev.client(), REPO, [layer("a"), layer("b"), layer("c")])
+    stats = copy_image(dev.client(), prod.client(), REPO, digest, "1.0.0")
+    assert (stats.blobs_copied, stats.manifests) == (4, 1)  # config and three layers
+    target = prod.client()
+    assert target.manifest_digest(REPO, "1.0.0") == digest
+    body, _ = target.get_manifest(REPO, "1.0.0")
+    assert "sha256:" + hashlib.sha256(body).hexdigest() == digest
+
+
+def test_promoting_again_copies_no_blob(dev: LocalRegistry, prod: LocalRegistry) -> None:
+    digest = push_image(dev.client(), REPO, [layer("a"), layer("b")])
+    copy_image(dev.client(), prod.client(), REPO, digest, "1.0.0")
+    target = prod.client()
+    uploads = count_uploads(target)
+    stats = copy_image(dev.client(), target, REPO, digest, "1.0.0")
+    assert (uploads, stats.blobs_copied, stats.bytes_copied) == ([], 0, 0)
+    assert target.manifest_digest(REPO, "1.0.0") == digest
+
+
+def test_blobs_the_target_has_are_skipped(dev: LocalRegistry, prod: LocalRegistry) -> None:
+    first = push_image(dev.client(), REPO, [layer("base"), layer("app-1")])
+    second = push_image(dev.client(), REPO, [layer("base"), layer("app-2")])
+    copy_image(dev.client(), prod.client(), REPO, first, "1.0.0")
+    stats = copy_image(dev.client(), prod.client(), REPO, second, "1.1.0")
+    assert (stats.blobs_copied, stats.blobs_skipped) == (2, 1)  # new config and layer; base skipped
+
+
+def test_every_platform_of_an_index_is_promoted(dev: LocalRegistry, prod: LocalRegistry) -> None:
+    digest = push_index(dev.client(), REPO, {"windows": [layer("w")], "linux": [layer("l")]})
+    copy_image(dev.client(), prod.client(), REPO, digest, "2.0.0")
+    target = prod.client()
+    assert target.manifest_digest(REPO, "2.0.0") == digest
+    index = json.loads(target.get_manifest(REPO, digest)[0])
+    assert [target.manifest_digest(REPO, m["digest"]) for m in index["manifests"]] == [
+        m["digest"] for m in index["manifests"]
+    ]
+
+
+def test_a_version_tag_never_moves(dev: LocalRegistry, prod: LocalRegistry) -> None:
+    first = push_image(dev.client(), REPO, [layer("one")])
+    second = push_image(dev.client(), REPO, [layer("two")])
+    copy_image(dev.client(), prod.client(), REPO, first, "1.0.0")
+    with pytest.raises(PromotionError, match=r"already names .*version tags never move"):
+        copy_image(dev.client(), prod.client(), REPO, second, "1.0.0")
+    assert prod.client().manifest_digest(REPO, "1.0.0") == first
+
+
+def test_a_digest_missing_from_the_source_fails_and_writes_no_tag(dev: LocalRegistry, prod: LocalRegistry) -> None:
+    missing = "sha256:" + "0" * 64
+    with pytest.raises(PromotionError, match=f"mvcmusicstore@{missing} does not exist in {dev.server}"):
+        copy_image(dev.client(), prod.client(), REPO, missing, "1.0.0")
+    assert prod.client().manifest_digest(REPO, "1.0.0") is None
+
+
+@pytest.mark.parametrize("side", ["source", "target"])
+def test_wrong_credentials_fail_and_write_no_tag(side: str, dev: LocalRegistry, prod: LocalRegistry) -> None:
+    digest = push_image(dev.client(), REPO, [layer("a")])
+    source = RegistryClient(dev.server, dev.username, "wrong") if side == "source" else dev.client()
+    target = RegistryClient(prod.server, prod.username, "wrong") if side == "target" else prod.client()
+    server = dev.server if side == "source" else prod.server
+    with pytest.raises(PromotionError, match=f"{server} refused the credentials of ci"):
+        copy_image(source, target, REPO, digest, "1.0.0")
+    assert prod.client().manifest_digest(REPO, "1.0.0") is None
+
+
+def test_an_unreachable_target_fails_with_a_clear_error(dev: LocalRegistry) -> None:
+    digest = push_image(dev.client(), REPO, [layer("a")])
+    nowhere = f"127.0.0.1:{free_port()}"
+    with pytest.raises(PromotionError, match=f"cannot reach {nowhere}: connection refused"):
+        copy_image(dev.client(), RegistryClient(nowhere, "ci", "x", timeout=5), REPO, digest, "1.0.0")
+
+
+def test_an_interrupted_copy_leaves_no_tag_and_a_rerun_completes_it(dev: LocalRegistry, prod: LocalRegistry) -> None:
+    digest = push_image(dev.client(), REPO, [layer("a", 300_000), layer("b", 300_000), layer("c", 300_000)])
+    target = prod.client(chunk_size=64 * 1024)
+    patches: list[int] = []
+
+    def kill_mid_blob(response: requests.Response, *_: Any, **__: Any) -> None:
+        if response.request.method == "PATCH":
+            patches.append(1)
+            if len(patches) == 8:  # inside the second layer's upload
+                prod.stop(kill=True)
+
+    target.session.hooks["response"].append(kill_mid_blob)
+    with pytest.raises(PromotionError, match=f"cannot reach {prod.server}"):
+        copy_image(dev.client(), target, REPO, digest, "1.0.0")
+    prod.start()
+    assert prod.client().manifest_digest(REPO, "1.0.0") is None
+    stats = copy_image(dev.client(), prod.client(), REPO, digest, "1.0.0")
+    assert stats.blobs_skipped >= 1 and stats.blobs_copied >= 1
+    assert prod.client().manifest_digest(REPO, "1.0.0") == digest
+
+
+def test_a_corrupt_source_blob_is_refused() -> None:
+    class Lying(RegistryClient):
+        def read_blob(self, repository: str, digest: str) -> Iterator[bytes]:
+            yield b"not the content"
+
+    with pytest.raises(PromotionError, match="does not match its digest"):
+        promotion._copy_blob(
+            Lying("127.0.0.1:1"), _NoBlobs("127.0.0.1:2"), REPO, "sha256:" + "1" * 64, 10, promotion.CopyStats(), print
+        )
+
+
+class _NoBlobs(RegistryClient):
+    def has_blob(self, repository: str, digest: str) -> bool:
+        return False
+
+    def upload_blob(self, repository: str, digest: str, chunks: Any) -> int:
+        return sum(len(c) for c in chunks)
+
+
+class _ArmStandIn(BaseHTTPRequestHandler):
+    """Azure Resource Manager's importImage and its async status, as documented."""
+
+    calls: ClassVar[list[tuple[str, str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.calls.append(("POST", self.path, body))
+        self.send_response(202)
+        self.send_header("Azure-AsyncOperation", f"http://{self.headers['Host']}/status/1")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        self.calls.append(("GET", self.path, self.headers["Authorization"]))
+        payload = json.dumps({"status": "Succeeded"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_acr_import_sends_the_documented_request_and_waits_for_it() -> None:
+    server = HTTPServer(("127.0.0.1", 0), _ArmStandIn)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/prod"
+    source = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/dev"
+    digest = "sha256:" + "a" * 64
+    try:
+        promotion.acr_import(
+            target_registry_id=target,
+            source_registry_id=source,
+            repository=REPO,
+            digest=digest,
+            tag="1.0.0",
+            token="token-1",
+            arm=f"http://127.0.0.1:{server.server_port}",
+            poll_seconds=0.01,
+        )
+    finally:
+        server.shutdown()
+    post, status = _ArmStandIn.calls
+    assert post == (
+        "POST",
+        f"{target}/importImage?api-version={promotion.IMPORT_API_VERSION}",
+        {
+            "source": {"resourceId": source, "sourceImage": f"{REPO}@{digest}"},
+            "targetTags": [f"{REPO}:1.0.0"],
+            "mode": "NoForce",
+        },
+    )
+    assert status == ("GET", "/status/1", "Bearer token-1")
+
+
+@pytest.mark.parametrize(
+    ("requested", "source", "target", "token", "method"),
+    [
+        ("auto", "dev.azurecr.io", "prod.azurecr.io", "t", "acr-import"),
+        ("auto", "dev.azurecr.io", "prod.azurecr.io", None, "oci-copy"),
+        ("auto", "127.0.0.1:5000", "prod.azurecr.io", "t", "oci-copy"),
+        ("oci-copy", "dev.azurecr.io", "prod.azurecr.io", "t", "oci-copy"),
+    ],
+)
+def test_the_method_is_chosen_from_the_registries_and_the_login(
+    requested: str, source: str, target: str, token: str | None, method: str
+) -> None:
+    assert promotion.choose_method(requested, source, target, token) == method
+
+
+def test_tags_follow_the_convention() -> None:
+    assert image_tags(build_id="20261121.4", branch="refs/heads/develop") == ["20261121.4", "develop"]
+    assert image_tags(build_id="812", branch="main", version="1.4.0", release=True) == [
+        "812",
+        "main",
+        "1.4.0",
+        "latest",
+    ]
+    assert image_tags(build_id="813", branch="feature/new cart", version="1.5.0-rc.1") == [
+        "813",
+        "feature-new-cart",
+        "1.5.0-rc.1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"build_id": "1", "branch": "main", "release": True}, "a release needs a semantic version"),
+        ({"build_id": "1", "branch": "main", "version": "1.0"}, "is not MAJOR.MINOR.PATCH"),
+        ({"build_id": "1", "branch": "main", "version": "1.0.0-rc.1", "release": True}, "never tagged latest"),
+        ({"build_id": "1", "branch": "latest"}, "gives no image tag"),
+    ],
+)
+def test_tags_refuse_what_breaks_the_convention(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        image_tags(**kwargs)
