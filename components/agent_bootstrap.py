@@ -29,6 +29,7 @@ class AgentSettings:
     docker_version: str
     agent_version: str
     images: tuple[str, ...]
+    python_version: str = "3.12.8"
 
     def for_script(self, pat: str) -> dict[str, object]:
         return {
@@ -37,6 +38,7 @@ class AgentSettings:
             "agentName": self.agent_name,
             "dockerVersion": self.docker_version,
             "agentVersion": self.agent_version,
+            "pythonVersion": self.python_version,
             "images": list(self.images),
             "pat": pat,
         }

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pulumi
@@ -183,13 +184,20 @@ class StackConfig:
     app: AppConfig
     database: DatabaseConfig
     agents: AgentConfig
+    # When the stack's session is over (UTC); None never expires. Teardown reads it.
+    expires_at: datetime | None = None
+    # False protects the stack from the teardown workflow (prod).
+    teardown_allowed: bool = True
     # The stack this one promotes images from (prod from dev), read by a StackReference.
     promote_from_stack: str | None = None
     promotion: PromotionConfig | None = None
 
     @property
     def tags(self) -> dict[str, str]:
-        return {"environment": self.environment, "stack": self.stack, "managed-by": "pulumi"}
+        tags = {"environment": self.environment, "stack": self.stack, "managed-by": "pulumi"}
+        if self.expires_at is not None:
+            tags["expires-at"] = self.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return tags
 
 
 KNOWN_KEYS = frozenset(
@@ -221,6 +229,8 @@ KNOWN_KEYS = frozenset(
         "promoteDigest",
         "promoteTag",
         "promotionMethod",
+        "expiresAt",
+        "teardownAllowed",
         "agentCount",
         "agentVmSize",
         "agentOsDiskSizeGb",
@@ -373,6 +383,8 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         app=app,
         database=database,
         agents=agents,
+        expires_at=_expiry(read),
+        teardown_allowed=_boolean(read, "teardownAllowed"),
         promote_from_stack=promote_from,
         promotion=_promotion(read, promote_from, app),
     )
@@ -518,6 +530,17 @@ def _agents(read: _Reader, team_count: int) -> AgentConfig:
         organization_url=url.rstrip("/"),
         pat=Secret(pat) if pat else None,
     )
+
+
+def _expiry(read: _Reader) -> datetime | None:
+    text = read.raw("expiresAt")
+    if not text:
+        return None
+    try:
+        moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        raise ConfigError("expiresAt", text, "must be a UTC time such as 2026-11-22T18:00:00Z, or empty") from None
+    return moment.replace(tzinfo=UTC)
 
 
 def _boolean(read: _Reader, key: str) -> bool:

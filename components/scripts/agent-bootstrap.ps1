@@ -4,7 +4,7 @@
 # what is done. It never reboots inline (the extension would fail); it schedules the reboot.
 param(
     # Base64 of a UTF-8 JSON object: organizationUrl, pool, agentName, pat, dockerVersion,
-    # agentVersion, images. It arrives through protectedSettings only.
+    # agentVersion, pythonVersion, images. It arrives through protectedSettings only.
     [Parameter(Mandatory = $true)] [string] $SettingsBase64
 )
 $ErrorActionPreference = 'Stop'
@@ -48,7 +48,19 @@ if (-not (Get-Service -Name docker -ErrorAction SilentlyContinue)) {
     Write-Step 'Docker registered as a service'
 }
 
-# 3. The Azure Pipelines agent, unattended, as a service running as SYSTEM (which may use
+# 3. Python, for the pipeline's helper scripts (the image tags, python -m infra.tags).
+if (-not (Test-Path 'C:\Python\python.exe')) {
+    $version = $settings.pythonVersion
+    $installer = "$root\python.exe"
+    Write-Step "installing Python $version"
+    Invoke-WebRequest -UseBasicParsing -Uri "https://www.python.org/ftp/python/$version/python-$version-amd64.exe" -OutFile $installer
+    $setup = Start-Process -FilePath $installer -Wait -PassThru `
+        -ArgumentList '/quiet', 'InstallAllUsers=1', 'PrependPath=1', 'Include_test=0', 'TargetDir=C:\Python'
+    if ($setup.ExitCode -ne 0) { throw "Python setup failed with exit code $($setup.ExitCode)" }
+    Remove-Item $installer
+}
+
+# 4. The Azure Pipelines agent, unattended, as a service running as SYSTEM (which may use
 # Docker's named pipe). The token goes through the environment, never a command line.
 $agentDir = 'C:\agent'
 if (-not (Test-Path "$agentDir\.agent")) {
@@ -74,7 +86,7 @@ if (-not (Test-Path "$agentDir\.agent")) {
     Write-Step "agent $($settings.agentName) registered in pool $($settings.pool)"
 }
 
-# 4. Pre-pull the app's base images (GBs each) at the first boot with Docker running, so
+# 5. Pre-pull the app's base images (GBs each) at the first boot with Docker running, so
 # the first pipeline run does not pay for them. The task removes itself when done.
 $images = ($settings.images | ForEach-Object { "'$_'" }) -join ','
 $pull = "`$ErrorActionPreference='Stop'; foreach (`$i in @($images)) { & '$dockerDir\docker.exe' pull `$i }; " +
@@ -85,7 +97,7 @@ $trigger.Delay = 'PT2M'
 Register-ScheduledTask -TaskName gdbc-prepull -Action $action -Trigger $trigger -User 'SYSTEM' -RunLevel Highest -Force | Out-Null
 Write-Step 'base image pre-pull scheduled for the next boot'
 
-# 5. Reboot for the Containers feature, after the extension has reported success.
+# 6. Reboot for the Containers feature, after the extension has reported success.
 if ($rebootNeeded) {
     Write-Step 'rebooting in 2 minutes to finish the Containers feature'
     & shutdown.exe /r /t 120 /c 'gdbc bootstrap: Containers feature' /d p:4:2

@@ -1,0 +1,65 @@
+"""Keeps app/Dockerfile's Windows release in step with every stack's Windows pools.
+
+AKS runs Windows containers with process isolation: the image's Windows build must equal
+the node's. One image is built, pushed to dev and promoted by digest to prod, so every
+stack must run it on a pool of the same OS SKU. The release is decided once, by
+`components.naming.APP_BASE_IMAGES`; this check finds where the Dockerfile or a stack departs.
+
+    python -m infra.dockerfile_check      (exit 1 and one line per problem)
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from components.naming import APP_BASE_IMAGES, WINDOWS_VERSION_FOR_OS_SKU
+from infra import stack_files
+from infra.config import ConfigError, StackConfig, parse_namespaced
+
+DOCKERFILE = stack_files.ROOT / "app" / "Dockerfile"
+
+
+def base_images(dockerfile: str) -> tuple[str, str]:
+    """The SDK and runtime images the Dockerfile builds on by default."""
+    found = dict(re.findall(r"^ARG (SDK_IMAGE|RUNTIME_IMAGE)=(\S+)$", dockerfile, flags=re.MULTILINE))
+    return found.get("SDK_IMAGE", ""), found.get("RUNTIME_IMAGE", "")
+
+
+def problems(dockerfile: str, configs: dict[str, StackConfig]) -> list[str]:
+    images = base_images(dockerfile)
+    release = next((v for v, pair in APP_BASE_IMAGES.items() if pair == images), None)
+    if release is None:
+        return [f"app/Dockerfile builds on {images[0]} and {images[1]}, not a pair of APP_BASE_IMAGES"]
+    found = []
+    for stack, cfg in sorted(configs.items()):
+        if cfg.app.windows_version != release:
+            found.append(f"stack {stack} runs the app as {cfg.app.windows_version}, app/Dockerfile builds {release}")
+        skus = {p.os_sku for p in cfg.windows_pools}
+        if not any(WINDOWS_VERSION_FOR_OS_SKU[s] == release for s in skus):
+            found.append(f"stack {stack} has no Windows pool for {release} (pools: {', '.join(sorted(skus))})")
+    return found
+
+
+def stack_configs(root: Path = stack_files.ROOT) -> dict[str, StackConfig]:
+    configs = {}
+    for stack in stack_files.stacks(root):
+        files = stack_files.load(stack, root)
+        configs[stack] = parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)
+    return configs
+
+
+def main() -> int:
+    try:
+        found = problems(DOCKERFILE.read_text(encoding="utf-8"), stack_configs())
+    except (ConfigError, stack_files.StackFileError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for line in found:
+        print(line)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

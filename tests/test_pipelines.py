@@ -1,0 +1,291 @@
+"""The workflows, the Azure pipeline and the Dockerfile, checked offline by their ecosystems'
+tools (each also fed a broken copy), and the rules they must keep."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra import dockerfile_check, pr_comment, stack_files, teardown_gate
+from infra.config import StackConfig
+
+ROOT = stack_files.ROOT
+BIN = Path(sys.executable).parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+TOOLS = {
+    name: shutil.which(name, path=str(BIN)) for name in ("actionlint", "shellcheck", "check-jsonschema", "hadolint")
+}
+needs_tools = pytest.mark.skipif(not all(TOOLS.values()), reason="scripts/bootstrap installs requirements-dev.txt")
+
+
+def run(*command: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def workflow(name: str) -> dict[Any, Any]:
+    data: dict[Any, Any] = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    return data
+
+
+def steps_of(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job.get("steps", []))
+
+
+def scripts_of(*documents: dict[str, Any]) -> str:
+    """Every `run:` script of the workflows given."""
+    return "\n".join(step.get("run", "") for doc in documents for job in doc["jobs"].values() for step in steps_of(job))
+
+
+# --- the checkers, on the real files and on broken copies ---------------------------------
+
+
+@needs_tools
+def test_actionlint_with_shellcheck_passes_the_workflows() -> None:
+    done = run("actionlint", "-shellcheck", str(TOOLS["shellcheck"]), *map(str, WORKFLOWS))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@needs_tools
+def test_actionlint_passes_the_composite_action_steps(tmp_path: Path) -> None:
+    # actionlint reads workflows only: the composite's steps are checked inside one.
+    action = yaml.safe_load((ROOT / ".github" / "actions" / "setup" / "action.yml").read_text())
+    steps = [
+        {k: v for k, v in s.items() if k != "shell"} | ({"shell": s["shell"]} if "shell" in s else {})
+        for s in action["runs"]["steps"]
+    ]
+    text = json.dumps({"on": "push", "jobs": {"setup": {"runs-on": "ubuntu-24.04", "steps": steps}}})
+    text = text.replace("inputs.cloud", "github.event_name")
+    path = tmp_path / ".github" / "workflows" / "composite.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    done = run("actionlint", "-shellcheck", str(TOOLS["shellcheck"]), str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@needs_tools
+def test_actionlint_fails_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    text = (ROOT / ".github" / "workflows" / "deploy.yml").read_text()
+    broken.write_text(text.replace("runs-on: ubuntu-24.04", "runs-on: ${{ github.nope }}", 1) + "\n")
+    shell = tmp_path / "shell.yml"
+    shell.write_text(
+        text.replace(
+            "run: pulumi up --stack dev", 'run: cd $(dirname "$0") && echo $UNQUOTED_VAR; pulumi up --stack dev', 1
+        )
+    )
+    for path in (broken, shell):
+        done = run("actionlint", "-shellcheck", str(TOOLS["shellcheck"]), str(path), cwd=tmp_path)
+        assert done.returncode == 1, path.name
+
+
+@needs_tools
+@pytest.mark.parametrize("path", WORKFLOWS, ids=[p.name for p in WORKFLOWS])
+def test_workflows_match_the_github_schema(path: Path) -> None:
+    done = run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(path))
+    assert done.returncode == 0, done.stdout
+
+
+@needs_tools
+def test_the_github_schema_fails_a_broken_workflow(tmp_path: Path) -> None:
+    data = workflow("teardown.yml")
+    data["jobs"]["select"]["runs-on"] = {"not": "a runner"}
+    del data["jobs"]["destroy"]["steps"]
+    broken = tmp_path / "teardown.yml"
+    broken.write_text(yaml.safe_dump(data))
+    assert run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(broken)).returncode == 1
+
+
+@needs_tools
+def test_the_composite_action_matches_its_schema() -> None:
+    path = ROOT / ".github" / "actions" / "setup" / "action.yml"
+    done = run("check-jsonschema", "--builtin-schema", "vendor.github-actions", str(path))
+    assert done.returncode == 0, done.stdout
+
+
+@needs_tools
+def test_azure_pipeline_matches_its_schema(tmp_path: Path) -> None:
+    schema = ("--builtin-schema", "vendor.azure-pipelines", "--regex-variant", "nonunicode")
+    done = run("check-jsonschema", *schema, str(ROOT / "azure-pipelines.yml"))
+    assert done.returncode == 0, done.stdout
+    broken = tmp_path / "azure-pipelines.yml"
+    broken.write_text((ROOT / "azure-pipelines.yml").read_text().replace("stages:\n", "stagez:\n", 1))
+    assert run("check-jsonschema", *schema, str(broken)).returncode == 1
+
+
+@needs_tools
+def test_hadolint_passes_the_dockerfile_and_fails_a_broken_one(tmp_path: Path) -> None:
+    done = run("hadolint", str(ROOT / "app" / "Dockerfile"))
+    assert done.returncode == 0, done.stdout
+    broken = tmp_path / "Dockerfile"
+    text = (ROOT / "app" / "Dockerfile").read_text()
+    broken.write_text(
+        text.replace("FROM ${RUNTIME_IMAGE}", "FROM mcr.microsoft.com/windows/servercore:latest\nRUN cd C:\\src", 1)
+    )
+    done = run("hadolint", str(broken))
+    assert done.returncode == 1 and "DL3007" in done.stdout and "DL3003" in done.stdout
+
+
+# --- what the workflows do -------------------------------------------------------------------
+
+
+def test_workflows_call_the_readme_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "scripts/plan dev" in readme and "scripts/test" in readme
+    pull_request = workflow("pull-request.yml")
+    assert "scripts/test" in scripts_of(pull_request)
+    assert 'scripts/plan "$STACK"' in scripts_of(pull_request)
+
+
+def test_workflows_name_only_stacks_that_exist() -> None:
+    stacks = stack_files.stacks()
+    named = set()
+    for path in WORKFLOWS:
+        data = yaml.safe_load(path.read_text())
+        for job in data["jobs"].values():
+            matrix = job.get("strategy", {}).get("matrix", {}).get("stack")
+            if isinstance(matrix, list):
+                named |= set(matrix)
+        named |= set(re.findall(r"--stack (\w+)", path.read_text()))
+    assert named and named <= set(stacks)
+
+
+def test_every_stack_gets_an_offline_plan_without_secrets() -> None:
+    plan = workflow("pull-request.yml")["jobs"]["plan"]
+    assert sorted(plan["strategy"]["matrix"]["stack"]) == stack_files.stacks()
+    text = json.dumps(plan)
+    assert "secrets." not in text and "vars." not in text and "id-token" not in text
+    assert "if" not in plan  # forks included
+
+
+def test_preview_needs_the_repository_login_and_comments_within_the_limit() -> None:
+    preview = workflow("pull-request.yml")["jobs"]["preview"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in preview["if"]
+    assert preview["permissions"]["id-token"] == "write"
+    assert "python -m infra.pr_comment" in scripts_of({"jobs": {"p": preview}})
+
+
+def test_a_long_preview_is_cut_under_githubs_comment_limit() -> None:
+    text = "\n".join(f"+ azure-native:compute:VirtualMachine team{i}-agent1 create" for i in range(5000))
+    body = pr_comment.comment("pulumi preview of dev", text, full_text_at="the run")
+    assert len(body) < pr_comment.LIMIT
+    assert body.startswith("### pulumi preview of dev") and "more lines left out" in body
+    short = pr_comment.comment("plan", "one line")
+    assert "left out" not in short and "one line" in short
+
+
+def test_merges_deploy_dev_then_prod_behind_its_environment() -> None:
+    deploy = workflow("deploy.yml")
+    assert deploy[True]["push"]["branches"] == ["main"]  # YAML reads `on` as True
+    jobs = deploy["jobs"]
+    assert jobs["prod"]["needs"] == "dev" and jobs["prod"]["environment"] == "prod"
+    assert "pulumi up --stack dev" in scripts_of({"jobs": {"dev": jobs["dev"]}})
+    assert "pulumi up --stack prod" in scripts_of({"jobs": {"prod": jobs["prod"]}})
+    assert deploy["permissions"]["id-token"] == "write"
+    assert "secrets." not in json.dumps(deploy)  # OpenID Connect: no stored credential
+
+
+def test_the_virtualenv_is_created_and_cached_explicitly() -> None:
+    action = yaml.safe_load((ROOT / ".github" / "actions" / "setup" / "action.yml").read_text())
+    steps = action["runs"]["steps"]
+    cache = next(s for s in steps if s.get("uses", "").startswith("actions/cache@"))
+    assert cache["with"]["path"] == ".venv" and "requirements.txt" in cache["with"]["key"]
+    assert any(s.get("run") == "scripts/bootstrap" for s in steps)
+    assert any(s.get("uses", "").startswith("azure/login@") for s in steps)
+
+
+# --- teardown ------------------------------------------------------------------------------------
+
+
+def test_teardown_destroys_only_what_the_gate_selected() -> None:
+    teardown = workflow("teardown.yml")
+    gate = "\n".join(s.get("run", "") for s in steps_of(teardown["jobs"]["select"]))
+    assert 'infra.teardown_gate "$STACK" --confirm "$CONFIRM"' in gate
+    assert "infra.teardown_gate --expired" in gate
+    destroying = [
+        name for name, job in teardown["jobs"].items() if "pulumi destroy" in scripts_of({"jobs": {name: job}})
+    ]
+    assert destroying == ["destroy"]
+    destroy = teardown["jobs"]["destroy"]
+    assert destroy["needs"] == "select"
+    assert destroy["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.select.outputs.stacks) }}"
+    assert "${{ inputs" not in scripts_of(teardown)  # inputs reach scripts through env only
+
+
+def gate_config(stack: str = "dev", **changes: Any) -> StackConfig:
+    from dataclasses import replace
+
+    return replace(teardown_gate.load(stack), **changes)
+
+
+def test_teardown_on_demand_needs_the_typed_confirmation() -> None:
+    dev = gate_config()
+    assert teardown_gate.on_demand(dev, "destroy dev").allowed
+    for wrong in ("", "yes", "destroy prod", "destroy  dev", "DESTROY DEV"):
+        assert not teardown_gate.on_demand(dev, wrong).allowed
+
+
+def test_teardown_on_schedule_needs_a_passed_expiry() -> None:
+    now = datetime(2026, 11, 21, 18, 0, tzinfo=UTC)
+    assert not teardown_gate.on_schedule(gate_config(expires_at=None), now).allowed
+    assert not teardown_gate.on_schedule(gate_config(expires_at=datetime(2026, 11, 21, 19, 0, tzinfo=UTC)), now).allowed
+    assert teardown_gate.on_schedule(gate_config(expires_at=datetime(2026, 11, 21, 17, 0, tzinfo=UTC)), now).allowed
+
+
+def test_teardown_refuses_prod_unless_its_config_allows_it() -> None:
+    prod = teardown_gate.load("prod")
+    assert prod.teardown_allowed is False
+    verdict = teardown_gate.on_demand(prod, "destroy prod")
+    assert not verdict.allowed and "teardownAllowed: false" in verdict.reason
+    past = datetime(2020, 1, 1, tzinfo=UTC)
+    assert not teardown_gate.on_schedule(gate_config("prod", expires_at=past), datetime.now(UTC)).allowed
+    assert teardown_gate.on_demand(gate_config("prod", teardown_allowed=True), "destroy prod").allowed
+
+
+def test_the_gate_writes_the_destroy_matrix_as_the_workflow_reads_it(tmp_path: Path) -> None:
+    output = tmp_path / "github_output"
+    assert teardown_gate.main(["dev", "--confirm", "destroy dev", "--github-output", str(output)]) == 0
+    assert teardown_gate.main(["prod", "--confirm", "destroy prod", "--github-output", str(output)]) == 3
+    assert teardown_gate.main(["--expired", "--github-output", str(output)]) == 0
+    assert output.read_text().splitlines() == ['stacks=["dev"]', "stacks=[]", "stacks=[]"]
+
+
+# --- the Windows version -------------------------------------------------------------------
+
+
+def test_dockerfile_and_every_stack_agree_on_the_windows_release() -> None:
+    dockerfile = (ROOT / "app" / "Dockerfile").read_text()
+    assert dockerfile_check.problems(dockerfile, dockerfile_check.stack_configs()) == []
+
+
+def test_a_dockerfile_on_another_release_is_caught() -> None:
+    dockerfile = (ROOT / "app" / "Dockerfile").read_text()
+    ltsc2025 = dockerfile.replace("sdk:4.8-windowsservercore-ltsc2022", "sdk:4.8.1-windowsservercore-ltsc2025").replace(
+        "aspnet:4.8-windowsservercore-ltsc2022", "aspnet:4.8.1-windowsservercore-ltsc2025"
+    )
+    found = dockerfile_check.problems(ltsc2025, dockerfile_check.stack_configs())
+    assert "stack dev runs the app as ltsc2022, app/Dockerfile builds ltsc2025" in found
+    assert "stack prod has no Windows pool for ltsc2025 (pools: Windows2022)" in found
+    mixed = dockerfile.replace("aspnet:4.8-windowsservercore-ltsc2022", "aspnet:4.8.1-windowsservercore-ltsc2025")
+    assert "not a pair of APP_BASE_IMAGES" in dockerfile_check.problems(mixed, dockerfile_check.stack_configs())[0]
+
+
+def test_a_stack_on_another_release_is_caught() -> None:
+    dockerfile = (ROOT / "app" / "Dockerfile").read_text()
+    configs = dockerfile_check.stack_configs()
+    from dataclasses import replace
+
+    configs["prod"] = replace(configs["prod"], app=replace(configs["prod"].app, windows_version="ltsc2025"))
+    assert dockerfile_check.problems(dockerfile, configs) == [
+        "stack prod runs the app as ltsc2025, app/Dockerfile builds ltsc2022"
+    ]
