@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 from pulumi_azure_native import authorization, containerservice
 
 from components.naming import ACR_PULL_ROLE, role_definition_id
+from components.passwords import generated_password
 
 
 @dataclass(frozen=True)
@@ -78,16 +78,7 @@ class AksCluster(pulumi.ComponentResource):
     def _create_cluster(self, name: str, args: AksClusterArgs) -> containerservice.ManagedCluster:
         # AKS takes the Windows profile only at creation: a cluster made without it can
         # never get a Windows pool, so it is always set, with a generated password.
-        password = random.RandomPassword(
-            f"{name}-windows-password",
-            length=24,
-            min_lower=2,
-            min_upper=2,
-            min_numeric=2,
-            min_special=2,
-            override_special="!@#$%^&*()",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        password = generated_password(f"{name}-windows-password", self)
         return containerservice.ManagedCluster(
             name,
             resource_name_=args.cluster_name,
@@ -111,7 +102,7 @@ class AksCluster(pulumi.ComponentResource):
             ],
             windows_profile=containerservice.ManagedClusterWindowsProfileArgs(
                 admin_username=args.windows_admin_username,
-                admin_password=password.result,
+                admin_password=password,
             ),
             network_profile=containerservice.ContainerServiceNetworkProfileArgs(
                 network_plugin="azure",

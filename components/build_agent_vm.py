@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-import pulumi_random as random
 from pulumi_azure_native import compute, devtestlab, network
 
 from components.agent_bootstrap import AgentSettings, command, public_settings, script_text
 from components.naming import shutdown_schedule_name
+from components.network import standard_public_ip
+from components.passwords import generated_password
 
 # The extension may run for up to 90 minutes (Windows feature, Docker, agent download).
 EXTENSION_TIMEOUT = "90m"
@@ -56,17 +57,8 @@ class BuildAgentVm(pulumi.ComponentResource):
     def __init__(self, name: str, args: BuildAgentVmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("musicstore:azure:BuildAgentVm", name, None, opts)
         nic = self._create_nic(name, args)
-        password = random.RandomPassword(
-            f"{name}-admin-password",
-            length=24,
-            min_lower=2,
-            min_upper=2,
-            min_numeric=2,
-            min_special=2,
-            override_special="!@#$%^&*()",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        vm = self._create_vm(name, args, nic, pulumi.Output.secret(password.result))
+        password = generated_password(f"{name}-admin-password", self)
+        vm = self._create_vm(name, args, nic, password)
         self._create_bootstrap(name, args, vm)
         if args.shutdown is not None:
             self._create_shutdown(name, args, args.shutdown, vm)
@@ -74,7 +66,7 @@ class BuildAgentVm(pulumi.ComponentResource):
         self.resource_id = vm.id
         self.private_ip = nic.ip_configurations.apply(_private_ip)
         self.admin_username = pulumi.Output.from_input(args.admin_username)
-        self.admin_password = pulumi.Output.secret(password.result)
+        self.admin_password = password
         self.register_outputs(
             {
                 "name": self.name,
@@ -88,15 +80,8 @@ class BuildAgentVm(pulumi.ComponentResource):
     def _create_nic(self, name: str, args: BuildAgentVmArgs) -> network.NetworkInterface:
         public_ip = None
         if args.public_ip:
-            address = network.PublicIPAddress(
-                f"{name}-ip",
-                public_ip_address_name=f"pip-{args.vm_name}",
-                resource_group_name=args.resource_group_name,
-                location=args.location,
-                sku=network.PublicIPAddressSkuArgs(name="Standard"),
-                public_ip_allocation_method="Static",
-                tags=args.tags,
-                opts=pulumi.ResourceOptions(parent=self),
+            address = standard_public_ip(
+                f"{name}-ip", f"pip-{args.vm_name}", args.resource_group_name, args.location, args.tags, self
             )
             public_ip = network.PublicIPAddressArgs(id=address.id)
         return network.NetworkInterface(

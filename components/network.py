@@ -108,15 +108,8 @@ class Network(pulumi.ComponentResource):
         )
 
     def _create_nat_gateway(self, name: str, args: NetworkArgs) -> network.NatGateway:
-        address = network.PublicIPAddress(
-            f"{name}-nat-ip",
-            public_ip_address_name=f"pip-{name}-nat",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            sku=network.PublicIPAddressSkuArgs(name="Standard"),
-            public_ip_allocation_method="Static",
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+        address = standard_public_ip(
+            f"{name}-nat-ip", f"pip-{name}-nat", args.resource_group_name, args.location, args.tags, self
         )
         return network.NatGateway(
             f"{name}-nat",
@@ -128,3 +121,24 @@ class Network(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def standard_public_ip(
+    name: str,
+    physical_name: str,
+    resource_group_name: pulumi.Input[str],
+    location: pulumi.Input[str],
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> network.PublicIPAddress:
+    """A static IPv4 address of the Standard SKU (Basic addresses are retired)."""
+    return network.PublicIPAddress(
+        name,
+        public_ip_address_name=physical_name,
+        resource_group_name=resource_group_name,
+        location=location,
+        sku=network.PublicIPAddressSkuArgs(name="Standard"),
+        public_ip_allocation_method="Static",
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

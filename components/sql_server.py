@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
+
+from components.passwords import generated_password
 
 # Pinned so that a new cumulative update never arrives unannounced in a running class.
 SQL_SERVER_IMAGE = "mcr.microsoft.com/mssql/server:2022-CU14-ubuntu-22.04"
@@ -32,20 +33,11 @@ class SqlServer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         labels = {"app.kubernetes.io/name": "mssql", "app.kubernetes.io/part-of": "mvcmusicstore"}
         # No ';', '=' or quotes: the password is spliced into a connection string.
-        password = random.RandomPassword(
-            f"{name}-sa-password",
-            length=24,
-            min_lower=2,
-            min_upper=2,
-            min_numeric=2,
-            min_special=2,
-            override_special="!#%*-_+",
-            opts=child,
-        )
+        password = generated_password(f"{name}-sa-password", self, specials="!#%*-_+")
         secret = k8s.core.v1.Secret(
             f"{name}-sa",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="mssql-sa", namespace=args.namespace),
-            string_data={"MSSQL_SA_PASSWORD": password.result},
+            string_data={"MSSQL_SA_PASSWORD": password},
             opts=child,
         )
         claim = k8s.core.v1.PersistentVolumeClaim(
@@ -77,7 +69,7 @@ class SqlServer(pulumi.ComponentResource):
                 service.metadata.name,
                 args.namespace,
                 DATABASE,
-                password.result,
+                password,
             )
         )
         self.register_outputs({"connection_string": self.connection_string})
