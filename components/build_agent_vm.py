@@ -165,6 +165,7 @@ class BuildAgentVm(pulumi.ComponentResource):
             protected_settings=pulumi.Output.secret(args.pat).apply(
                 lambda pat: {"commandToExecute": command(script, args.agent, pat)}
             ),
+            tags=args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self, custom_timeouts=pulumi.CustomTimeouts(create=EXTENSION_TIMEOUT, update=EXTENSION_TIMEOUT)
             ),

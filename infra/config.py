@@ -135,6 +135,16 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class Quotas:
+    """The subscription's limits in the stack's region that a rollout must fit in."""
+
+    regional_vcpus: int
+    family_vcpus: int  # per VM family
+    public_ips: int
+    registries: int
+
+
+@dataclass(frozen=True)
 class PromotionConfig:
     digest: str
     tag: str
@@ -151,6 +161,7 @@ class AgentConfig:
     pool_name: str  # may hold "{team}"
     rdp_source_ranges: tuple[str, ...]
     auto_shutdown: bool
+    daily_hours: int  # how long an agent runs a day when it shuts down automatically
     shutdown_time: str  # HHmm
     shutdown_time_zone: str
     docker_version: str
@@ -184,6 +195,8 @@ class StackConfig:
     app: AppConfig
     database: DatabaseConfig
     agents: AgentConfig
+    quotas: Quotas
+    session_hours: int
     # When the stack's session is over (UTC); None never expires. Teardown reads it.
     expires_at: datetime | None = None
     # False protects the stack from the teardown workflow (prod).
@@ -192,12 +205,16 @@ class StackConfig:
     promote_from_stack: str | None = None
     promotion: PromotionConfig | None = None
 
-    @property
-    def tags(self) -> dict[str, str]:
-        tags = {"environment": self.environment, "stack": self.stack, "managed-by": "pulumi"}
-        if self.expires_at is not None:
-            tags["expires-at"] = self.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return tags
+    def tags(self, team: str = "shared") -> dict[str, str]:
+        """Tags of every taggable resource: a team's own, or "shared" ones of the stack."""
+        expiry = self.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.expires_at else "never"
+        return {
+            "environment": self.environment,
+            "stack": self.stack,
+            "team": team,
+            "expires-at": expiry,
+            "managed-by": "pulumi",
+        }
 
 
 KNOWN_KEYS = frozenset(
@@ -231,6 +248,14 @@ KNOWN_KEYS = frozenset(
         "promotionMethod",
         "expiresAt",
         "teardownAllowed",
+        "teamCount",
+        "teamPrefix",
+        "sessionHours",
+        "agentDailyHours",
+        "quotaRegionalVcpus",
+        "quotaFamilyVcpus",
+        "quotaPublicIps",
+        "quotaRegistries",
         "agentCount",
         "agentVmSize",
         "agentOsDiskSizeGb",
@@ -322,7 +347,7 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
     environment = read.string("environment", re.compile(r"^[a-z][a-z0-9]{1,7}$"), name_rule.format("2-8"))
     prefix = read.string("namePrefix", re.compile(r"^[a-z][a-z0-9]{1,7}$"), name_rule.format("2-8"))
     location = read.string("location", REGION, "must be an Azure region name such as westeurope")
-    teams = _teams(read.json("teams", list, "a JSON list of team names"))
+    teams = _teams(read.json("teams", list, "a JSON list of team names"), read)
 
     kubernetes_version = read.string(
         "kubernetesVersion", K8S_VERSION, "must be a Kubernetes version 1.MINOR or 1.MINOR.PATCH"
@@ -383,6 +408,13 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         app=app,
         database=database,
         agents=agents,
+        quotas=Quotas(
+            regional_vcpus=read.integer("quotaRegionalVcpus", 1, 100_000),
+            family_vcpus=read.integer("quotaFamilyVcpus", 1, 100_000),
+            public_ips=read.integer("quotaPublicIps", 1, 100_000),
+            registries=read.integer("quotaRegistries", 1, 100_000),
+        ),
+        session_hours=read.integer("sessionHours", 1, 72),
         expires_at=_expiry(read),
         teardown_allowed=_boolean(read, "teardownAllowed"),
         promote_from_stack=promote_from,
@@ -399,7 +431,17 @@ def _windows_user(read: _Reader, key: str) -> str:
     return username
 
 
-def _teams(names: list[Any]) -> tuple[str, ...]:
+def _teams(names: list[Any], read: _Reader) -> tuple[str, ...]:
+    count = read.integer("teamCount", 0, MAX_TEAMS)
+    if count:
+        if names != ["team1"]:
+            raise ConfigError("teamCount", count, "set teams or teamCount, not both")
+        prefix = read.string(
+            "teamPrefix",
+            re.compile(r"^[a-z][a-z0-9]{0,9}$"),
+            "must be 1-10 lowercase letters and digits, starting with a letter",
+        )
+        return tuple(f"{prefix}{n:02d}" for n in range(1, count + 1))
     if not 1 <= len(names) <= MAX_TEAMS:
         raise ConfigError("teams", names, f"must list 1 to {MAX_TEAMS} teams")
     for i, name in enumerate(names):
@@ -519,6 +561,7 @@ def _agents(read: _Reader, team_count: int) -> AgentConfig:
         pool_name=pool,
         rdp_source_ranges=_rdp_sources(read.json("agentRdpSourceRanges", list, "a JSON list of IPv4 CIDR ranges")),
         auto_shutdown=_boolean(read, "agentAutoShutdown"),
+        daily_hours=read.integer("agentDailyHours", 1, 24),
         shutdown_time=read.string("agentShutdownTime", HHMM, "must be a 24-hour time HHmm such as 1900"),
         shutdown_time_zone=read.string(
             "agentShutdownTimeZone",

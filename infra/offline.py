@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import runpy
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -251,8 +252,35 @@ def record(
     logger.handlers[:] = [collector]
     _configure(monitor, project, stack, logger)
     pulumi.runtime.set_all_config(dict(config or {}), sorted(secret_keys))
-    _sync_await(run_in_stack(program))
+
+    def with_lean_aliases() -> Any:
+        pulumi.runtime.register_stack_transformation(_drop_version_aliases)
+        return program()
+
+    _sync_await(run_in_stack(with_lean_aliases))
     return Recording(stack, monitor.registrations, monitor.stack_outputs, collector.messages)
+
+
+def _drop_version_aliases(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+    """Every azure-native resource carries an alias per API version of its type (two dozen
+    for a registry); the SDK's work on them is half the time of a large offline run. They
+    matter only when state written by an older API version is migrated, which a run
+    without state never does. An alias the program sets itself (a rename) is kept."""
+    aliases = args.opts.aliases
+    if not aliases or not args.type_.startswith("azure-native:"):
+        return None
+    kept = [a for a in aliases if not _is_version_alias(a)]
+    if len(kept) == len(aliases):
+        return None
+    args.opts.aliases = kept or None
+    return pulumi.ResourceTransformationResult(args.props, args.opts)
+
+
+def _is_version_alias(alias: object) -> bool:
+    type_ = getattr(alias, "type_", None)
+    # pulumi.Alias leaves the fields it was not given as Ellipsis ("inherit").
+    only_type = all(getattr(alias, k, None) in (None, ...) for k in ("name", "parent", "stack", "project"))
+    return only_type and isinstance(type_, str) and re.match(r"^azure-native:[a-z]+/v\d{8}", type_) is not None
 
 
 def _configure(monitor: RecordingMonitor, project: str, stack: str, logger: logging.Logger) -> None:

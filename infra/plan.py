@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra import config, diagram, graph, offline, stack_files
+from infra import config, cost, diagram, graph, offline, prices, quota, stack_files
 from infra.config import ConfigError, StackConfig
 from infra.findings import Finding, check_graph
 
@@ -88,6 +88,8 @@ class Plan:
     recording: offline.Recording
     findings: list[Finding]
     critical: graph.CriticalPath
+    cost: cost.CostReport | None = None
+    quotas: list[quota.Demand] = field(default_factory=list)
     references: dict[str, Plan] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -103,6 +105,7 @@ def make_plan(
     overrides: Mapping[str, str] | None = None,
     secret_overrides: Mapping[str, str] | None = None,
     progress: Callable[[str, int], None] | None = None,
+    price_table: prices.PriceTable | None = None,
     _chain: tuple[str, ...] = (),
 ) -> Plan:
     """Plan `stack`, and first every stack it references, whose outputs answer its
@@ -120,7 +123,9 @@ def make_plan(
     references = {}
     if cfg.promote_from_stack:
         source = cfg.promote_from_stack.split("/")[-1]
-        references[source] = make_plan(source, root=root, progress=progress, _chain=(*_chain, stack))
+        references[source] = make_plan(
+            source, root=root, progress=progress, price_table=price_table, _chain=(*_chain, stack)
+        )
 
     def outputs_of(name: str) -> dict[str, Any]:
         short = name.split("/")[-1]
@@ -137,14 +142,17 @@ def make_plan(
         on_register=(lambda n: progress(stack, n)) if progress else None,
     )
     shown = {k: ("[secret]" if k in secret_keys else v) for k, v in sorted(values.items())}
+    demand, _ = quota.demands(rec, cfg)
     return Plan(
         stack=stack,
         project=files.project,
         config=cfg,
         config_values=shown,
         recording=rec,
-        findings=check_graph(rec),
+        findings=check_graph(rec) + quota.check(rec, cfg),
         critical=graph.plan_critical_path(rec),
+        cost=cost.estimate(rec, cfg, price_table or prices.built_in()),
+        quotas=demand,
         references=references,
         seconds=time.perf_counter() - started,
     )
@@ -159,6 +167,8 @@ def render(plan: Plan) -> str:
     ]
     for name in plan.references:
         out.append(f"  stack reference {name}: answered from the offline plan of {name}")
+    expiry = plan.config.expires_at
+    out.append(f"  expires: {expiry:%Y-%m-%dT%H:%M:%SZ}" if expiry else "  expires: never (no expiresAt)")
     out += ["", f"Resources ({len(rec.resources)})", *_tree(rec)]
     out += ["", "Count by type"]
     out += [f"  {n:4}  {typ}" for typ, n in sorted(Counter(r.type for r in rec.resources.values()).items())]
@@ -170,6 +180,7 @@ def render(plan: Plan) -> str:
         reg = rec.resources[urn]
         elapsed += minutes
         out.append(f"  {minutes:5.1f}  (at {elapsed:5.1f})  {reg.type.split(':')[-1]} {reg.name}")
+    out += ["", *_cost_section(plan), "", *_quota_section(plan)]
     out += ["", "Outputs"]
     out += [f"  {k}: {json.dumps(v)}" for k, v in _flatten(offline.mask(rec.stack_outputs))]
     return "\n".join(out) + "\n"
@@ -202,6 +213,12 @@ def document(plan: Plan) -> dict[str, Any]:
         "counts": dict(sorted(Counter(r.type for r in rec.resources.values()).items())),
         "outputs": offline.mask(rec.stack_outputs),
         "findings": [vars(f) for f in plan.findings],
+        "expiresAt": plan.config.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if plan.config.expires_at else None,
+        "cost": _cost_document(plan),
+        "quota": [
+            {"quota": q.quota, "needed": q.needed, "limit": q.limit, "key": q.key, "exceeded": q.exceeded}
+            for q in plan.quotas
+        ],
         "criticalPath": {
             "totalMinutes": plan.critical.total_minutes,
             "chain": [
@@ -209,6 +226,80 @@ def document(plan: Plan) -> dict[str, Any]:
                 for u, m in plan.critical.chain
             ],
         },
+    }
+
+
+def _cost_section(plan: Plan) -> list[str]:
+    report = plan.cost
+    if report is None:
+        return []
+    h = report.session_hours
+    out = [
+        f"Cost estimate (USD, list prices of the table of {report.table.date}: {report.table.source})",
+        f"  {'per hour':>10} {f'per {h} h session':>18} {'per month':>11}  team    resource: item",
+    ]
+    for line in sorted(report.lines, key=lambda x: (x.team != "shared", x.team, x.resource, x.item)):
+        if line.hourly is None:
+            out.append(f"  {'unknown':>10} {'unknown':>18} {'unknown':>11}  {line.team:7} {line.resource}: {line.item}")
+            continue
+        out.append(
+            f"  {line.hourly:10.4f} {line.hourly * h:18.2f} {line.monthly or 0:11.2f}  {line.team:7} "
+            f"{line.resource}: {line.item}"
+        )
+    out.append("  totals:")
+    for team in ("shared", *report.teams):
+        out.append(f"    {team}: {report.totals(team).show()}")
+    out.append(f"    stack: {report.totals().show()}")
+    for reason, amount in sorted(report.savings().items()):
+        out.append(f"  saved by {reason}: ${amount:,.2f}/month")
+    unknown = sorted({line.meter for line in report.unknown()})
+    if unknown:
+        out.append(f"  unknown prices (not in the table; totals are lower bounds): {', '.join(unknown)}")
+    return out
+
+
+def _quota_section(plan: Plan) -> list[str]:
+    out = ["Quota (limits from config; set them from `az vm list-usage -l REGION`)"]
+    for row in plan.quotas:
+        mark = "EXCEEDED" if row.exceeded else "ok"
+        out.append(f"  {mark:8} {row.quota}: needs {row.needed}, limit {row.limit} ({row.key})")
+    return out
+
+
+def _cost_document(plan: Plan) -> dict[str, Any] | None:
+    report = plan.cost
+    if report is None:
+        return None
+
+    def totals(team: str | None) -> dict[str, Any]:
+        t = report.totals(team)
+        return {
+            "hourly": round(t.hourly, 4),
+            "session": round(t.session, 2),
+            "monthly": round(t.monthly, 2),
+            "unknownItems": t.unknown,
+        }
+
+    return {
+        "currency": "USD",
+        "priceTable": {"date": report.table.date, "source": report.table.source},
+        "sessionHours": report.session_hours,
+        "lines": [
+            {
+                "resource": line.resource,
+                "team": line.team,
+                "item": line.item,
+                "meter": line.meter,
+                "quantity": line.quantity,
+                "hourly": None if line.hourly is None else round(line.hourly, 6),
+                "monthly": None if line.monthly is None else round(line.monthly, 2),
+                "savingMonthly": {k: round(v, 2) for k, v in line.saving_monthly.items()},
+            }
+            for line in report.lines
+        ],
+        "teams": {team: totals(team) for team in ("shared", *report.teams)},
+        "stack": totals(None),
+        "savingsMonthly": {k: round(v, 2) for k, v in report.savings().items()},
     }
 
 
@@ -267,10 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stack", help=f"stack to plan ({', '.join(stack_files.stacks())})")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON")
     parser.add_argument("--diagram", type=Path, metavar="DIR", help="write Mermaid, DOT and (with Graphviz) SVG/PNG")
+    parser.add_argument("--prices", type=Path, metavar="FILE", help="a price table from python -m infra.prices refresh")
     args = parser.parse_args(argv)
     try:
-        plan = make_plan(args.stack, progress=_progress)
-    except (ConfigError, stack_files.StackFileError, PlanError) as err:
+        table = prices.load(args.prices) if args.prices else None
+        plan = make_plan(args.stack, progress=_progress, price_table=table)
+    except (ConfigError, stack_files.StackFileError, PlanError, OSError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     sys.stdout.write(render(plan))

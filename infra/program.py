@@ -24,7 +24,7 @@ def main() -> None:
 
 
 def build(cfg: StackConfig) -> None:
-    tags = cfg.tags
+    tags = cfg.tags()
     group = resources.ResourceGroup(
         "rg",
         resource_group_name=naming.resource_group_name(cfg.name_prefix, cfg.environment),
@@ -52,7 +52,7 @@ def build(cfg: StackConfig) -> None:
                 environment=cfg.environment,
                 team=team,
                 sku=cfg.registry_sku,
-                tags={**tags, "team": team},
+                tags=cfg.tags(team),
             ),
         )
         for team in cfg.teams
@@ -130,7 +130,7 @@ def _cluster_args(
         service_cidr=cfg.service_cidr,
         dns_service_ip=naming.dns_service_ip(cfg.service_cidr),
         registry_ids={team: registry.resource_id for team, registry in registries.items()},
-        tags=cfg.tags,
+        tags=cfg.tags(),
     )
 
 
@@ -168,7 +168,7 @@ def _agents(cfg: StackConfig, team: str, group: resources.ResourceGroup, net: Ne
                     spot=agents.spot,
                     public_ip=bool(agents.rdp_source_ranges),
                     shutdown=shutdown,
-                    tags={**cfg.tags, "team": team},
+                    tags=cfg.tags(team),
                 ),
             )
         )

@@ -1,0 +1,105 @@
+"""How the offline plan scales with a venue's teams, and over many venues at once.
+
+    .venv/bin/python benchmarks/scale_benchmark.py [--venues 100] [--processes 2]
+
+1. Venues of 1, 10 and 30 teams (Pulumi.venue-ams.yaml with teamCount set), each planned in
+   a fresh process: wall time, peak memory, time per resource, and the ratio to the Pulumi
+   SDK registering the same number of bare resources under the same mocks and monitor.
+2. `--venues` venues of 30 teams planned by `--processes` worker processes in parallel
+   (what CI would do for every venue of an event): total wall time, time per venue and
+   per resource, and the largest worker's peak memory.
+Measured, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CHILD = r"""
+import json, resource, sys, time
+import pulumi
+from infra import offline
+from infra.plan import make_plan
+from infra.config import PROJECT
+teams = sys.argv[1]
+make_plan("dev")  # imports and first-run set-up, paid by every plan, kept out of both timings
+t = time.perf_counter()
+plan = make_plan("venue-ams", overrides={"teamCount": teams})
+plan_s = time.perf_counter() - t
+n = len(plan.recording.resources)
+t = time.perf_counter()
+bare = lambda: [pulumi.CustomResource("bench:index:Bare", f"r{i}", {}) for i in range(n)]
+offline.record(bare, project=PROJECT, stack="bare")
+bare_s = time.perf_counter() - t
+print(json.dumps({"teams": int(teams), "resources": n, "plan_s": plan_s, "bare_s": bare_s,
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def venue(index: int) -> tuple[float, int]:
+    from infra.plan import make_plan
+
+    started = time.perf_counter()
+    plan = make_plan("venue-ams", overrides={"teamCount": "30", "environment": f"v{index:03d}"})
+    return time.perf_counter() - started, len(plan.recording.resources)
+
+
+def sizes() -> None:
+    head = ("teams", "resources", "plan s", "ms/res", "bare s", "ratio", "peak MiB", "wall s")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(head, (5, 9, 7, 7, 7, 6, 9, 7), strict=True)))
+    for teams in (1, 10, 30):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(teams)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=1800,
+        )
+        wall = time.perf_counter() - started
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        print(
+            f"{r['teams']:5} {r['resources']:9} {r['plan_s']:7.2f} {1000 * r['plan_s'] / r['resources']:7.1f} "
+            f"{r['bare_s']:7.2f} {r['plan_s'] / r['bare_s']:6.1f} {r['peak_rss_mib']:9.0f} {wall:7.1f}"
+        )
+    print("plan s and bare s exclude imports; wall s is the whole process")
+
+
+def many(venues: int, processes: int) -> None:
+    started = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        results = pool.map(venue, range(venues), chunksize=1)
+    wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    times = [t for t, _ in results]
+    total = sum(n for _, n in results)
+    print(
+        f"\n{venues} venues of 30 teams, {processes} processes: {wall:.1f} s wall, {total} resources; "
+        f"per venue median {statistics.median(times):.2f} s (max {max(times):.2f} s), "
+        f"{1000 * wall / total:.2f} ms wall per resource; largest worker peak {peak:.0f} MiB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--venues", type=int, default=100)
+    parser.add_argument("--processes", type=int, default=2)
+    args = parser.parse_args()
+    sizes()
+    many(args.venues, args.processes)
+
+
+if __name__ == "__main__":
+    main()

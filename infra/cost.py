@@ -1,0 +1,178 @@
+"""The cost of a planned stack: per resource, per team and per stack; per hour, per session
+and per month, with what auto-shutdown and Spot save. Unknown prices stay unknown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from infra.config import StackConfig
+from infra.offline import Recording, Registration
+from infra.prices import HOURS_PER_MONTH, PriceTable, premium_tier
+
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+AKS_NODE_DISK = "disk/P10"  # AKS gives each node a 128 GiB Premium SSD OS disk by default
+
+
+@dataclass(frozen=True)
+class CostLine:
+    resource: str  # logical name
+    team: str  # a team, or "shared"
+    item: str
+    meter: str
+    quantity: float
+    unit_hourly: float | None  # USD per hour of one unit; None when the table has no price
+    monthly_hours: float = HOURS_PER_MONTH
+    saving_monthly: dict[str, float] = field(default_factory=dict)  # reason -> USD a month
+
+    @property
+    def hourly(self) -> float | None:
+        return None if self.unit_hourly is None else self.unit_hourly * self.quantity
+
+    @property
+    def monthly(self) -> float | None:
+        return None if self.hourly is None else self.hourly * self.monthly_hours
+
+
+@dataclass(frozen=True)
+class Totals:
+    hourly: float
+    session: float
+    monthly: float
+    unknown: int  # lines without a price: the totals are lower bounds
+
+    def show(self) -> str:
+        at_least = "at least " if self.unknown else ""
+        return f"{at_least}${self.hourly:,.2f}/h, ${self.session:,.2f}/session, ${self.monthly:,.2f}/month"
+
+
+@dataclass
+class CostReport:
+    lines: list[CostLine]
+    table: PriceTable
+    session_hours: int
+    teams: tuple[str, ...]
+
+    def totals(self, team: str | None = None) -> Totals:
+        chosen = [line for line in self.lines if team is None or line.team == team]
+        known = [line for line in chosen if line.hourly is not None]
+        hourly = sum(line.hourly or 0.0 for line in known)
+        return Totals(
+            hourly=hourly,
+            session=hourly * self.session_hours,
+            monthly=sum(line.monthly or 0.0 for line in known),
+            unknown=len(chosen) - len(known),
+        )
+
+    def savings(self) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for line in self.lines:
+            for reason, amount in line.saving_monthly.items():
+                found[reason] = found.get(reason, 0.0) + amount
+        return found
+
+    def unknown(self) -> list[CostLine]:
+        return [line for line in self.lines if line.unit_hourly is None]
+
+
+def estimate(rec: Recording, cfg: StackConfig, table: PriceTable) -> CostReport:
+    owner = _owners(rec, cfg.teams)
+    lines = [line for reg in rec.resources.values() for line in _lines(reg, rec, cfg, table, owner[reg.urn])]
+    lines += _load_balancer_rules(rec, table)
+    return CostReport(lines, table, cfg.session_hours, cfg.teams)
+
+
+def _owners(rec: Recording, teams: tuple[str, ...]) -> dict[str, str]:
+    """Each resource's team, by the top-level component it belongs to (`<team>-...`)."""
+    owners = {}
+    for urn, reg in rec.resources.items():
+        top = reg
+        while top.parent in rec.resources:
+            top = rec.resources[top.parent]
+        owners[urn] = next((t for t in teams if top.name.startswith(f"{t}-")), "shared")
+    return owners
+
+
+def _lines(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTable, team: str) -> Iterator[CostLine]:
+    kind = reg.type
+    if kind == "azure-native:compute:VirtualMachine":
+        yield from _vm(reg, rec, cfg, table, team)
+    elif kind == "azure-native:containerservice:ManagedCluster":
+        tier = reg.plain("sku.tier") or "Free"
+        yield CostLine(reg.name, team, f"AKS control plane ({tier})", f"aks/{tier}", 1, table.get(f"aks/{tier}"))
+        yield CostLine(reg.name, team, "cluster load balancer", "load-balancer", 1, table.get("load-balancer"))
+        yield CostLine(reg.name, team, "cluster outbound address", "public-ip", 1, table.get("public-ip"))
+        for pool in reg.plain("agentPoolProfiles") or []:
+            yield from _nodes(reg.name, team, pool.get("vmSize", ""), "linux", float(pool.get("count", 1)), table)
+    elif kind == "azure-native:containerservice:AgentPool":
+        os_name = "windows" if reg.plain("osType") == "Windows" else "linux"
+        yield from _nodes(reg.name, team, reg.plain("vmSize") or "", os_name, float(reg.plain("count") or 0), table)
+    elif kind == "azure-native:containerregistry:Registry":
+        sku = reg.plain("sku.name") or "Basic"
+        yield CostLine(reg.name, team, f"container registry ({sku})", f"acr/{sku}", 1, table.get(f"acr/{sku}"))
+    elif kind == "azure-native:network:PublicIPAddress":
+        yield CostLine(reg.name, team, "static public address", "public-ip", 1, table.get("public-ip"))
+    elif kind == "azure-native:network:NatGateway":
+        yield CostLine(reg.name, team, "NAT gateway (plus data processed)", "nat-gateway", 1, table.get("nat-gateway"))
+    elif kind == "kubernetes:core/v1:Service" and reg.plain("spec.type") == "LoadBalancer":
+        yield CostLine(reg.name, team, "service public address", "public-ip", 1, table.get("public-ip"))
+    elif kind == "kubernetes:core/v1:PersistentVolumeClaim":
+        size = reg.plain("spec.resources.requests.storage") or "?"
+        yield CostLine(
+            reg.name, team, f"managed-csi volume ({size})", "disk/standard-ssd", 1, table.get("disk/standard-ssd")
+        )
+
+
+def _nodes(name: str, team: str, size: str, os_name: str, count: float, table: PriceTable) -> Iterator[CostLine]:
+    meter = f"vm/{size}/{os_name}"
+    yield CostLine(name, team, f"{count:g} {os_name} node(s) {size}", meter, count, table.get(meter))
+    yield CostLine(name, team, f"{count:g} node OS disk(s) P10", AKS_NODE_DISK, count, table.get(AKS_NODE_DISK))
+
+
+def _vm(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTable, team: str) -> Iterator[CostLine]:
+    size = reg.plain("hardwareProfile.vmSize") or ""
+    windows = (reg.plain("storageProfile.imageReference.publisher") or "").startswith("MicrosoftWindows")
+    spot = reg.plain("priority") == "Spot"
+    on_demand = f"vm/{size}/{'windows' if windows else 'linux'}"
+    meter = on_demand + ("/spot" if spot else "")
+    price, full_price = table.get(meter), table.get(on_demand)
+    shuts_down = any(
+        s.plain("targetResourceId") == reg.state.get("id") and s.plain("status") == "Enabled"
+        for s in rec.of_type("azure-native:devtestlab:GlobalSchedule")
+    )
+    hours = min(HOURS_PER_MONTH, DAYS_PER_MONTH * cfg.agents.daily_hours) if shuts_down else HOURS_PER_MONTH
+    savings = {}
+    if price is not None and shuts_down:
+        savings["auto-shutdown"] = price * (HOURS_PER_MONTH - hours)
+    if spot and price is not None and full_price is not None:
+        savings["Spot"] = (full_price - price) * hours
+    label = f"{'Windows' if windows else 'Linux'} VM {size}{' (Spot)' if spot else ''}"
+    yield CostLine(reg.name, team, label, meter, 1, price, hours, savings)
+    disk_size = int(reg.plain("storageProfile.osDisk.diskSizeGB") or 128)
+    tier = premium_tier(disk_size)
+    yield CostLine(
+        reg.name,
+        team,
+        f"OS disk {disk_size} GiB ({tier}, bills while stopped)",
+        f"disk/{tier}",
+        1,
+        table.get(f"disk/{tier}"),
+    )
+
+
+def _load_balancer_rules(rec: Recording, table: PriceTable) -> list[CostLine]:
+    """The cluster's load balancer includes five rules; each LoadBalancer Service adds one."""
+    services = [s for s in rec.of_type("kubernetes:core/v1:Service") if s.plain("spec.type") == "LoadBalancer"]
+    extra = max(0, len(services) + 1 - 5)  # +1: the cluster's outbound rule
+    if not extra:
+        return []
+    return [
+        CostLine(
+            "aks",
+            "shared",
+            f"{extra} load-balancer rules past five",
+            "load-balancer-rule",
+            extra,
+            table.get("load-balancer-rule"),
+        )
+    ]

@@ -1,0 +1,149 @@
+"""A handout per team, in Markdown and CSV, from a stack's outputs.
+
+    pulumi stack output --stack venue-ams --json > outputs.json
+    python -m infra.handout venue-ams --outputs outputs.json --out handouts/
+
+It gives each team its registry (login server, admin username), its agent pool and its
+app's address, and says how to read the registry password. The password itself is written
+only with `--show-passwords`, from outputs taken with `pulumi stack output --show-secrets`.
+`--offline` takes the outputs of the offline plan instead, to see the handout's shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HIDDEN = "[secret]"
+
+
+@dataclass(frozen=True)
+class TeamSheet:
+    stack: str
+    team: str
+    registry: str
+    login_server: str
+    username: str
+    password: str | None  # None: not to be shown
+    agent_pool: str
+    agents: int
+    namespace: str
+    app_url: str
+
+    def read_password(self) -> str:
+        return (
+            f'az acr credential show --name {self.registry} --query "passwords[0].value" -o tsv  '
+            f"(or: pulumi stack output teams --stack {self.stack} --show-secrets)"
+        )
+
+
+class HandoutError(Exception):
+    """The outputs cannot make a handout; the message says why."""
+
+
+def sheets(stack: str, outputs: dict[str, Any], *, show_passwords: bool) -> list[TeamSheet]:
+    teams = outputs.get("teams")
+    if not isinstance(teams, dict) or not teams:
+        raise HandoutError("the outputs have no `teams`: take them with pulumi stack output --json")
+    result = []
+    for team, out in sorted(teams.items()):
+        password = out.get("registryAdminPassword")
+        if show_passwords and (not isinstance(password, str) or password == HIDDEN):
+            raise HandoutError("--show-passwords needs outputs taken with pulumi stack output --json --show-secrets")
+        result.append(
+            TeamSheet(
+                stack=stack,
+                team=team,
+                registry=str(out.get("registryName", "")),
+                login_server=str(out.get("registryLoginServer", "")),
+                username=str(out.get("registryAdminUsername", "")),
+                password=password if show_passwords else None,
+                agent_pool=str(out.get("agentPool", "")),
+                agents=len(out.get("agents") or []),
+                namespace=str(out.get("namespace", "")),
+                app_url=str(out.get("appUrl") or "(not assigned yet)"),
+            )
+        )
+    return result
+
+
+def markdown(sheet: TeamSheet) -> str:
+    password = f"`{sheet.password}`" if sheet.password is not None else f"read it with `{sheet.read_password()}`"
+    return f"""# MvcMusicStore bootcamp: {sheet.team} ({sheet.stack})
+
+## Your container registry
+- Login server: `{sheet.login_server}`
+- Admin username: `{sheet.username}`
+- Admin password: {password}
+
+In Azure DevOps, create a Docker Registry service connection (type "Others", registry
+`https://{sheet.login_server}`) with these credentials, and push
+`{sheet.login_server}/mvcmusicstore:<BuildId>`.
+
+## Your build agents
+- Agent pool: `{sheet.agent_pool}` ({sheet.agents} Windows agent(s) with Docker, registered for you)
+- Point your pipeline at it: `pool: {{ name: {sheet.agent_pool} }}`
+
+## Your app
+- Kubernetes namespace: `{sheet.namespace}`
+- Address: {sheet.app_url}
+"""
+
+
+def table(all_sheets: list[TeamSheet]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["team", "registry_login_server", "admin_username", "admin_password", "agent_pool", "namespace", "app_url"]
+    )
+    for s in all_sheets:
+        password = s.password if s.password is not None else f"not shown: {s.read_password()}"
+        writer.writerow([s.team, s.login_server, s.username, password, s.agent_pool, s.namespace, s.app_url])
+    return out.getvalue()
+
+
+def write(all_sheets: list[TeamSheet], directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for sheet in all_sheets:
+        path = directory / f"{sheet.team}.md"
+        path.write_text(markdown(sheet), encoding="utf-8")
+        written.append(path)
+    summary = directory / "teams.csv"
+    summary.write_text(table(all_sheets), encoding="utf-8")
+    return [*written, summary]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.handout", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stack")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--outputs", type=Path, help="JSON of `pulumi stack output --json`")
+    source.add_argument("--offline", action="store_true", help="the offline plan's outputs")
+    parser.add_argument("--show-passwords", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        if args.offline:
+            from infra.offline import mask
+            from infra.plan import make_plan
+
+            outputs = mask(make_plan(args.stack).recording.stack_outputs)
+        else:
+            outputs = json.loads(args.outputs.read_text(encoding="utf-8"))
+        written = write(sheets(args.stack, outputs, show_passwords=args.show_passwords), args.out / args.stack)
+    except (HandoutError, OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{len(written) - 1} team handouts and teams.csv written to {args.out / args.stack}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The price table of the plan's cost estimate, and its refresh from Azure's public price list.
+
+Prices are USD, pay-as-you-go list prices of East US (shared/reference/azure-facts.md, which
+gives the date and the source of each), per hour. A meter missing here is unknown, never
+zero. `python -m infra.prices refresh --region REGION --out FILE` asks the Azure Retail
+Prices API (no credentials) for the meters the stacks use and writes a table the plan takes
+with `--prices FILE`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+TABLE_DATE = "2026-07-01"
+TABLE_SOURCE = "azure-facts.md (Azure retail prices, East US, mid-2026)"
+HOURS_PER_MONTH = 730
+RETAIL_API = "https://prices.azure.com/api/retail/prices"
+
+
+@dataclass(frozen=True)
+class VmSize:
+    vcpus: int
+    family: str  # the quota family, as `az vm list-usage` names it
+
+
+# vCPUs and quota family of the VM sizes the stacks use (Azure's size documentation).
+VM_SIZES: dict[str, VmSize] = {
+    "Standard_D2s_v3": VmSize(2, "standardDSv3Family"),
+    "Standard_D4s_v3": VmSize(4, "standardDSv3Family"),
+    "Standard_D8s_v3": VmSize(8, "standardDSv3Family"),
+    "Standard_D16s_v3": VmSize(16, "standardDSv3Family"),
+    "Standard_D2s_v5": VmSize(2, "standardDSv5Family"),
+    "Standard_D4s_v5": VmSize(4, "standardDSv5Family"),
+    "Standard_D8s_v5": VmSize(8, "standardDSv5Family"),
+}
+
+# Meter -> USD per hour. Keys: vm/<size>/<windows|linux>[/spot], aks/<tier>, acr/<sku>,
+# public-ip, load-balancer, load-balancer-rule, disk/<tier>, nat-gateway.
+BUILT_IN: dict[str, float] = {
+    "vm/Standard_D2s_v3/windows": 0.188,
+    "vm/Standard_D2s_v3/linux": 0.096,
+    "vm/Standard_D4s_v3/windows": 0.376,
+    "vm/Standard_D4s_v3/linux": 0.192,
+    "vm/Standard_D2s_v3/windows/spot": 0.0368,
+    "vm/Standard_D2s_v3/linux/spot": 0.0188,
+    # The Free tier shows a $0.05/h meter from 2026-10-01 (unsure): the stricter reading.
+    "aks/Free": 0.05,
+    "aks/Standard": 0.10,
+    "aks/Premium": 0.60,
+    "acr/Basic": 0.1666 / 24,
+    "acr/Standard": 0.6666 / 24,
+    "acr/Premium": 1.6666 / 24,
+    "public-ip": 0.005,
+    "load-balancer": 0.025,  # the first five rules
+    "load-balancer-rule": 0.01,  # each rule past five
+    "disk/P10": 19.71 / HOURS_PER_MONTH,
+    "disk/E10": 9.60 / HOURS_PER_MONTH,
+}
+
+# Premium SSD tiers by size (GiB); AKS and the agents use Premium_LRS OS disks.
+PREMIUM_TIERS = ((32, "P4"), (64, "P6"), (128, "P10"), (256, "P15"), (512, "P20"), (1024, "P30"), (2048, "P40"))
+
+
+def premium_tier(size_gib: int) -> str:
+    return next((tier for limit, tier in PREMIUM_TIERS if size_gib <= limit), "P50+")
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    hourly: dict[str, float]
+    date: str
+    source: str
+
+    def get(self, meter: str) -> float | None:
+        return self.hourly.get(meter)
+
+
+def built_in() -> PriceTable:
+    return PriceTable(dict(BUILT_IN), TABLE_DATE, TABLE_SOURCE)
+
+
+def load(path: Path) -> PriceTable:
+    """A refreshed table over the built-in one: what it has wins, the rest stays."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return PriceTable({**BUILT_IN, **data["hourly"]}, data["date"], data["source"])
+
+
+# --- refresh from the Azure Retail Prices API ---------------------------------------------
+
+
+def retail_items(region: str, *, api: str = RETAIL_API, timeout: float = 60) -> Iterator[dict[str, Any]]:
+    """Consumption price rows of the services the stacks use, following NextPageLink."""
+    services = ("Virtual Machines", "Container Registry", "Storage", "Virtual Network", "Load Balancer")
+    for service in services:
+        query = f"serviceName eq '{service}' and armRegionName eq '{region}' and priceType eq 'Consumption'"
+        url: str | None = f"{api}?$filter={query}"
+        while url:
+            response = requests.get(url, timeout=timeout)
+            response.raise_for_status()
+            page = response.json()
+            yield from page.get("Items", [])
+            url = page.get("NextPageLink")
+
+
+def meters(items: Iterator[dict[str, Any]]) -> dict[str, float]:
+    """Our meters from price rows; rows we cannot place are left out."""
+    found: dict[str, float] = {}
+    for item in items:
+        key = _meter(item)
+        if key and item.get("tierMinimumUnits", 0) == 0:
+            per_hour = _per_hour(float(item["retailPrice"]), str(item.get("unitOfMeasure", "")))
+            if per_hour is not None:
+                found.setdefault(key, per_hour)
+    return found
+
+
+def _meter(item: dict[str, Any]) -> str | None:
+    service, sku = item.get("serviceName"), str(item.get("skuName", ""))
+    product, meter = str(item.get("productName", "")), str(item.get("meterName", ""))
+    if service == "Virtual Machines" and item.get("armSkuName") in VM_SIZES:
+        if "Low Priority" in sku or "Cloud Services" in product:
+            return None
+        os_name = "windows" if "Windows" in product else "linux"
+        return f"vm/{item['armSkuName']}/{os_name}" + ("/spot" if "Spot" in sku else "")
+    if service == "Container Registry" and meter.endswith("Registry Unit"):
+        return f"acr/{meter.split()[0]}"
+    if service == "Storage" and product.startswith("Premium SSD Managed Disks") and meter.endswith(" LRS Disk"):
+        return f"disk/{meter.split()[0]}"
+    if service == "Virtual Network" and meter == "Standard IPv4 Static Public IP":
+        return "public-ip"
+    if service == "Load Balancer" and meter == "Standard Included LB Rules and Outbound Rules":
+        return "load-balancer"
+    if service == "Load Balancer" and meter == "Standard Overage LB Rules and Outbound Rules":
+        return "load-balancer-rule"
+    return None
+
+
+def _per_hour(price: float, unit: str) -> float | None:
+    unit = unit.lower()
+    if unit == "1 hour":
+        return price
+    if unit == "1 day":
+        return price / 24
+    if unit == "1/month":
+        return price / HOURS_PER_MONTH
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.prices", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    refresh = sub.add_parser("refresh", help="read current list prices into a table file")
+    refresh.add_argument("--region", required=True, help="armRegionName, such as westeurope")
+    refresh.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        found = meters(retail_items(args.region))
+    except requests.RequestException as err:
+        print(f"error: the Azure Retail Prices API could not be read: {err}", file=sys.stderr)
+        return 2
+    from datetime import UTC, datetime
+
+    document = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "source": f"Azure Retail Prices API, {args.region}",
+        "hourly": dict(sorted(found.items())),
+    }
+    args.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"{len(found)} meters of {args.region} written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Tears a stack down through Pulumi's Automation API (the Pulumi CLI must be installed).
+
+    python -m infra.teardown STACK --dry-run                        # what would go
+    python -m infra.teardown STACK --confirm "destroy STACK"        # on demand
+    python -m infra.teardown STACK --expired                        # only if expiresAt has passed
+
+The same gate as the teardown workflow (infra.teardown_gate) decides before anything is
+touched: the typed confirmation or a passed expiry, and never a stack whose config says
+`teardownAllowed: false`. Then `pulumi destroy`, and the stack's removal from the backend
+(Pulumi.<stack>.yaml stays). The dry run reads the stack's state and lists every resource
+that would be deleted, changing nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from infra import stack_files, teardown_gate
+from infra.config import ConfigError
+
+
+def listing(deployment: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(type, name) of each resource a destroy would delete, from an exported deployment:
+    the stack itself and providers are not deleted as resources of their own."""
+    found = []
+    for resource in deployment.get("resources", []):
+        typ = str(resource.get("type", ""))
+        if typ == "pulumi:pulumi:Stack" or typ.startswith("pulumi:providers:"):
+            continue
+        found.append((typ, str(resource.get("urn", "")).rsplit("::", 1)[-1]))
+    return found
+
+
+def describe(items: list[tuple[str, str]]) -> list[str]:
+    lines = [f"{len(items)} resources would be destroyed:"]
+    lines += [f"  {n:4}  {typ}" for typ, n in sorted(Counter(t for t, _ in items).items())]
+    lines += [f"  - {typ} {name}" for typ, name in items]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.teardown", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stack")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dry-run", action="store_true", help="list what would go, change nothing")
+    mode.add_argument("--confirm", help='the typed confirmation, "destroy STACK"')
+    mode.add_argument("--expired", action="store_true", help="destroy only if expiresAt has passed")
+    args = parser.parse_args(argv)
+    try:
+        cfg = teardown_gate.load(args.stack)
+    except (ConfigError, stack_files.StackFileError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not args.dry_run:
+        verdict = (
+            teardown_gate.on_schedule(cfg, datetime.now(UTC))
+            if args.expired
+            else teardown_gate.on_demand(cfg, args.confirm or "")
+        )
+        if not verdict.allowed:
+            print(f"refused: {args.stack} stays, because {verdict.reason}", file=sys.stderr)
+            return 3
+    try:
+        from pulumi import automation as auto
+
+        stack = auto.select_stack(stack_name=args.stack, work_dir=str(stack_files.ROOT))
+        print("\n".join(describe(listing(stack.export_stack().deployment or {}))))
+        if args.dry_run:
+            return 0
+        stack.destroy(on_output=print, message=f"teardown of {args.stack}")
+        stack.workspace.remove_stack(args.stack, preserve_config=True)
+    except FileNotFoundError:
+        print("error: the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/)", file=sys.stderr)
+        return 2
+    except Exception as err:  # the Automation API raises CommandError and friends
+        text = str(err).strip()
+        print(f"error: {text.splitlines()[-1] if text else type(err).__name__}", file=sys.stderr)
+        return 1
+    print(f"{args.stack} destroyed and removed; Pulumi.{args.stack}.yaml kept")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""Bootcamp scale: a venue of 30 teams, cost, quotas, tags, handouts, prices and teardown."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pulumi
+import pytest
+
+from components.naming import ACR_NAME, COMPUTER_NAME
+from infra import handout, offline, prices, teardown
+from infra.config import ConfigError
+from infra.plan import Plan, make_plan, render
+from infra.prices import HOURS_PER_MONTH
+from tests.test_config import parse_dev
+
+VENUE = "venue-ams"
+
+
+@pytest.fixture(scope="module")
+def venue(stack_plans: dict[str, Plan]) -> Plan:
+    return stack_plans[VENUE]
+
+
+def test_thirty_teams_get_their_own_registries_namespaces_and_agents(venue: Plan) -> None:
+    rec, cfg = venue.recording, venue.config
+    assert len(cfg.teams) == 30 and cfg.teams[0] == "team01" and cfg.teams[-1] == "team30"
+    names = [r.plain("registryName") for r in rec.of_type("azure-native:containerregistry:Registry")]
+    assert len(names) == 30 and len(set(names)) == 30 and all(ACR_NAME.fullmatch(n) for n in names)
+    namespaces = [n.plain("metadata.name") for n in rec.of_type("kubernetes:core/v1:Namespace")]
+    assert sorted(namespaces) == sorted(f"musicstore-{t}" for t in cfg.teams)
+    vms = rec.of_type("azure-native:compute:VirtualMachine")
+    assert len(vms) == 30 * cfg.agents.count
+    owners = {vm.name.split("-agent")[0] for vm in vms}
+    assert owners == set(cfg.teams)
+
+
+def test_no_physical_name_collides(venue: Plan) -> None:
+    keys = {
+        "azure-native:containerregistry:Registry": "registryName",
+        "azure-native:compute:VirtualMachine": "vmName",
+        "azure-native:network:NetworkInterface": "networkInterfaceName",
+        "azure-native:devtestlab:GlobalSchedule": "name",
+    }
+    for typ, key in keys.items():
+        names = [r.plain(key) for r in venue.recording.of_type(typ)]
+        assert len(names) == len(set(names)), typ
+    computers = [
+        vm.plain("osProfile.computerName") for vm in venue.recording.of_type("azure-native:compute:VirtualMachine")
+    ]
+    assert len(set(computers)) == len(computers) and all(COMPUTER_NAME.fullmatch(c) for c in computers)
+    pools = {p.plain("agentPoolName") for p in venue.recording.of_type("azure-native:containerservice:AgentPool")}
+    assert len(pools) == len(venue.config.windows_pools)
+
+
+def _accepts_tags(typ: str) -> bool:
+    _, module, name = typ.split(":")
+    cls = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), name)
+    return "tags" in inspect.signature(cls._internal_init).parameters
+
+
+def test_every_taggable_resource_carries_expiry_and_team(venue: Plan) -> None:
+    taggable = [
+        r for r in venue.recording.resources.values() if r.type.startswith("azure-native:") and _accepts_tags(r.type)
+    ]
+    assert {r.type for r in taggable} >= {
+        "azure-native:resources:ResourceGroup",
+        "azure-native:containerregistry:Registry",
+        "azure-native:containerservice:ManagedCluster",
+        "azure-native:containerservice:AgentPool",
+        "azure-native:compute:VirtualMachine",
+        "azure-native:compute:VirtualMachineExtension",
+        "azure-native:devtestlab:GlobalSchedule",
+    }
+    for reg in taggable:
+        tags = reg.plain("tags") or {}
+        assert tags.get("expires-at") == "2026-11-28T18:00:00Z", reg.name
+        assert tags.get("team") in (*venue.config.teams, "shared"), reg.name
+        owner = reg.name.split("-")[0]
+        if owner in venue.config.teams:
+            assert tags["team"] == owner, reg.name
+
+
+def test_a_stack_without_expiry_says_never(stack_plans: dict[str, Plan]) -> None:
+    group = stack_plans["dev"].recording.one("azure-native:resources:ResourceGroup")
+    assert group.plain("tags")["expires-at"] == "never"
+    assert "expires: never" in render(stack_plans["dev"])
+    assert "expires: 2026-11-28T18:00:00Z" in render(stack_plans[VENUE])
+
+
+# --- cost --------------------------------------------------------------------------------
+
+
+def small() -> Plan:
+    """dev without agents, with an external database: every line has a known price."""
+    return make_plan(
+        "dev",
+        overrides={"agentCount": "0", "databaseMode": "external"},
+        secret_overrides={"databaseConnectionString": "Server=db"},
+    )
+
+
+def test_the_cost_of_a_small_stack_is_the_hand_computed_figure() -> None:
+    report = small().cost
+    assert report is not None
+    # system node D2s_v3 Linux 0.096, control plane (Free, stricter reading) 0.05, cluster
+    # load balancer 0.025 and address 0.005, Windows node D4s_v3 0.376, two P10 node disks
+    # 2 x 19.71/730 = 0.054, Basic registry 0.1666/24, the app's service address 0.005.
+    hourly = 0.096 + 0.05 + 0.025 + 0.005 + 0.376 + 0.054 + 0.1666 / 24 + 0.005
+    totals = report.totals()
+    assert totals.unknown == 0
+    assert totals.hourly == pytest.approx(hourly)
+    assert totals.session == pytest.approx(hourly * 8)
+    assert totals.monthly == pytest.approx(hourly * HOURS_PER_MONTH)
+    assert report.totals("team1").hourly == pytest.approx(0.1666 / 24 + 0.005)
+
+
+def test_the_dev_plan_prints_the_cost_table(stack_plans: dict[str, Plan]) -> None:
+    text = render(stack_plans["dev"])
+    assert "Cost estimate (USD, list prices of the table of 2026-07-01" in text
+    assert "    team1: at least $" in text and "    stack: at least $" in text
+    assert "saved by auto-shutdown: $" in text
+
+
+def test_a_vm_size_missing_from_the_table_is_unknown_not_zero() -> None:
+    plan = make_plan("dev", overrides={"agentVmSize": "Standard_D8s_v3"})
+    report = plan.cost
+    assert report is not None
+    [vm] = [line for line in report.lines if line.meter.startswith("vm/Standard_D8s_v3")]
+    assert vm.hourly is None and vm.monthly is None
+    assert report.totals("team1").unknown >= 1 and report.totals("team1").show().startswith("at least ")
+    assert "vm/Standard_D8s_v3/windows" in render(plan)
+
+
+def test_auto_shutdown_and_spot_savings() -> None:
+    plan = make_plan("dev", overrides={"agentVmSize": "Standard_D2s_v3", "agentSpot": "true"})
+    assert plan.cost is not None
+    [vm] = [line for line in plan.cost.lines if line.meter == "vm/Standard_D2s_v3/windows/spot"]
+    hours = HOURS_PER_MONTH / 24 * 11
+    assert vm.monthly_hours == pytest.approx(hours)
+    assert vm.saving_monthly["auto-shutdown"] == pytest.approx(0.0368 * (HOURS_PER_MONTH - hours))
+    assert vm.saving_monthly["Spot"] == pytest.approx((0.188 - 0.0368) * hours)
+
+
+# --- quotas ------------------------------------------------------------------------------
+
+
+def test_demand_over_the_vcpu_quota_warns_with_the_numbers() -> None:
+    plan = make_plan("dev", overrides={"quotaFamilyVcpus": "10"})
+    # agent D4s_v3 4, system pool (1 + 1 surge) x 2, Windows pool (1 + 1 surge) x 4
+    [warning] = [f for f in plan.findings if f.rule == "quota-exceeded"]
+    assert warning.severity == "warning"
+    assert warning.message.startswith(
+        "vCPUs standardDSv3Family: the stack needs 16, the limit is 10 (quotaFamilyVcpus) (team1-agent1: 1 x 4; "
+    )
+    assert "EXCEEDED vCPUs standardDSv3Family: needs 16, limit 10" in render(plan)
+
+
+def test_real_stacks_fit_their_quotas(stack_plans: dict[str, Plan]) -> None:
+    for plan in stack_plans.values():
+        assert not [f for f in plan.findings if f.rule == "quota-exceeded"]
+
+
+def test_windows_pools_too_small_for_the_apps_warn() -> None:
+    pools = json.dumps({"win22": {"vmSize": "Standard_D4s_v3", "count": 1, "osSku": "Windows2022"}})
+    plan = make_plan(VENUE, overrides={"windowsPools": pools, "appReplicas": "2"})
+    [finding] = [f for f in plan.findings if f.rule == "windows-pool-capacity"]
+    assert "the apps request 30 vCPUs on Windows nodes, the pools hold 3.5" in finding.message
+
+
+# --- teams by count ----------------------------------------------------------------------
+
+
+def test_teams_by_count_and_prefix() -> None:
+    cfg = parse_dev({"teamCount": "3", "teamPrefix": "red"})
+    assert cfg.teams == ("red01", "red02", "red03")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"teamCount": "2", "teams": '["a", "b"]'},
+            "config musicstore:teamCount = 2: set teams or teamCount, not both",
+        ),
+        ({"teamCount": "31"}, "config musicstore:teamCount = 31: must be a whole number from 0 to 30"),
+        ({"teamCount": "2", "teamPrefix": "Team"}, 'config musicstore:teamPrefix = "Team": must be 1-10 lowercase'),
+        ({"expiresAt": "tomorrow"}, 'config musicstore:expiresAt = "tomorrow": must be a UTC time'),
+        ({"sessionHours": "0"}, "config musicstore:sessionHours = 0: must be a whole number from 1 to 72"),
+        ({"quotaRegionalVcpus": "0"}, "config musicstore:quotaRegionalVcpus = 0: must be a whole number"),
+    ],
+)
+def test_scale_config_rules(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_dev(overrides)
+    assert str(caught.value).startswith(message)
+
+
+# --- handouts ----------------------------------------------------------------------------
+
+OUTPUTS = {
+    "teams": {
+        "red": {
+            "registryName": "gdbcamsred1a2b3c",
+            "registryLoginServer": "gdbcamsred1a2b3c.azurecr.io",
+            "registryAdminUsername": "gdbcamsred1a2b3c",
+            "registryAdminPassword": "s3cret-Pa55",
+            "agentPool": "gdbc-red",
+            "agents": [{"vmName": "vm-1"}],
+            "namespace": "musicstore-red",
+            "appUrl": "http://20.1.2.3/",
+        }
+    }
+}
+
+
+def test_handouts_hide_passwords_unless_asked(tmp_path: Path) -> None:
+    written = handout.write(handout.sheets("ams", OUTPUTS, show_passwords=False), tmp_path)
+    assert sorted(p.name for p in written) == ["red.md", "teams.csv"]
+    text = (tmp_path / "red.md").read_text() + (tmp_path / "teams.csv").read_text()
+    assert "s3cret-Pa55" not in text
+    assert "az acr credential show --name gdbcamsred1a2b3c" in text
+    assert "gdbcamsred1a2b3c.azurecr.io" in text and "gdbc-red" in text and "http://20.1.2.3/" in text
+
+
+def test_handouts_show_passwords_when_asked(tmp_path: Path) -> None:
+    handout.write(handout.sheets("ams", OUTPUTS, show_passwords=True), tmp_path)
+    assert "`s3cret-Pa55`" in (tmp_path / "red.md").read_text()
+    masked = {"teams": {"red": {**OUTPUTS["teams"]["red"], "registryAdminPassword": "[secret]"}}}
+    with pytest.raises(handout.HandoutError, match="--show-secrets"):
+        handout.sheets("ams", masked, show_passwords=True)
+
+
+def test_handouts_from_the_offline_plan_cover_every_team(tmp_path: Path) -> None:
+    assert handout.main([VENUE, "--offline", "--out", str(tmp_path)]) == 0
+    rows = (tmp_path / VENUE / "teams.csv").read_text().splitlines()
+    assert len(rows) == 31 and len(list((tmp_path / VENUE).glob("team*.md"))) == 30
+
+
+# --- prices ------------------------------------------------------------------------------
+
+
+class _RetailPrices(BaseHTTPRequestHandler):
+    """The Azure Retail Prices API's documented shape: Items, NextPageLink."""
+
+    pages: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def do_GET(self) -> None:
+        host = f"http://{self.headers['Host']}"
+        if "page=2" in self.path:
+            body = {"Items": [], "NextPageLink": None}
+        elif "Virtual Machines" in self.path.replace("%20", " "):
+            body = {
+                "Items": [
+                    {
+                        "serviceName": "Virtual Machines",
+                        "armSkuName": "Standard_D4s_v3",
+                        "productName": "Virtual Machines DSv3 Series Windows",
+                        "skuName": "D4s v3",
+                        "meterName": "D4s v3",
+                        "retailPrice": 0.4,
+                        "unitOfMeasure": "1 Hour",
+                        "tierMinimumUnits": 0,
+                    },
+                    {
+                        "serviceName": "Virtual Machines",
+                        "armSkuName": "Standard_D4s_v3",
+                        "productName": "Virtual Machines DSv3 Series Windows",
+                        "skuName": "D4s v3 Spot",
+                        "meterName": "D4s v3 Spot",
+                        "retailPrice": 0.08,
+                        "unitOfMeasure": "1 Hour",
+                        "tierMinimumUnits": 0,
+                    },
+                    {
+                        "serviceName": "Virtual Machines",
+                        "armSkuName": "Standard_D4s_v3",
+                        "productName": "Virtual Machines DSv3 Series",
+                        "skuName": "D4s v3 Low Priority",
+                        "meterName": "D4s v3 Low Priority",
+                        "retailPrice": 0.04,
+                        "unitOfMeasure": "1 Hour",
+                        "tierMinimumUnits": 0,
+                    },
+                ],
+                "NextPageLink": f"{host}/prices?page=2",
+            }
+        elif "Storage" in self.path:
+            body = {
+                "Items": [
+                    {
+                        "serviceName": "Storage",
+                        "productName": "Premium SSD Managed Disks",
+                        "meterName": "P15 LRS Disk",
+                        "skuName": "P15 LRS",
+                        "retailPrice": 36.5,
+                        "unitOfMeasure": "1/Month",
+                        "tierMinimumUnits": 0,
+                    }
+                ],
+                "NextPageLink": None,
+            }
+        else:
+            body = {"Items": [], "NextPageLink": None}
+        payload = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_prices_refresh_reads_the_retail_api_pages_into_meters(tmp_path: Path) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _RetailPrices)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        found = prices.meters(prices.retail_items("westeurope", api=f"http://127.0.0.1:{server.server_port}/prices"))
+    finally:
+        server.shutdown()
+    assert found == {
+        "vm/Standard_D4s_v3/windows": 0.4,
+        "vm/Standard_D4s_v3/windows/spot": 0.08,
+        "disk/P15": 36.5 / HOURS_PER_MONTH,
+    }
+    table = tmp_path / "prices.json"
+    table.write_text(json.dumps({"date": "2026-11-21", "source": "test", "hourly": found}))
+    loaded = prices.load(table)
+    assert loaded.get("disk/P15") == pytest.approx(0.05) and loaded.get("acr/Basic") == prices.BUILT_IN["acr/Basic"]
+    plan = make_plan("dev", price_table=loaded)
+    assert plan.cost is not None and "disk/P15" not in {line.meter for line in plan.cost.unknown()}
+
+
+# --- teardown ----------------------------------------------------------------------------
+
+
+def test_teardown_dry_run_lists_what_would_go() -> None:
+    deployment = {
+        "resources": [
+            {"type": "pulumi:pulumi:Stack", "urn": "urn:pulumi:ams::musicstore::pulumi:pulumi:Stack::musicstore-ams"},
+            {"type": "pulumi:providers:azure-native", "urn": "urn:...::default"},
+            {
+                "type": "azure-native:resources:ResourceGroup",
+                "urn": "urn:pulumi:ams::musicstore::azure-native:resources:ResourceGroup::rg",
+            },
+            {"type": "azure-native:containerregistry:Registry", "urn": "urn:...::team01-registry"},
+        ]
+    }
+    items = teardown.listing(deployment)
+    assert items == [
+        ("azure-native:resources:ResourceGroup", "rg"),
+        ("azure-native:containerregistry:Registry", "team01-registry"),
+    ]
+    assert teardown.describe(items)[0] == "2 resources would be destroyed:"
+
+
+def test_teardown_refuses_before_touching_pulumi(capsys: pytest.CaptureFixture[str]) -> None:
+    assert teardown.main(["prod", "--confirm", "destroy prod"]) == 3
+    assert teardown.main(["dev", "--confirm", "destroy it"]) == 3
+    assert teardown.main(["dev", "--expired"]) == 3
+    err = capsys.readouterr().err
+    assert "teardownAllowed: false" in err and "must read exactly 'destroy dev'" in err and "no expiresAt" in err
+
+
+# --- the offline run's speed-up ----------------------------------------------------------
+
+
+def test_only_the_sdks_version_aliases_are_dropped_offline() -> None:
+    version = pulumi.Alias(type_="azure-native:containerregistry/v20230701:Registry")
+    rename = pulumi.Alias(name="old-registry")
+    assert offline._is_version_alias(version)
+    assert not offline._is_version_alias(rename)
+    assert not offline._is_version_alias(pulumi.Alias(type_="musicstore:azure:OldRegistry"))
