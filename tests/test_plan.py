@@ -177,4 +177,4 @@ def test_unknown_stack_exits_2() -> None:
         check=False,
     )
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.strip() == "error: no stack file Pulumi.staging.yaml: stacks here are dev, prod"
+    assert done.stderr.strip() == "error: no stack file Pulumi.staging.yaml: stacks here are dev, prod, venue-ams"
