@@ -43,6 +43,7 @@ class AksClusterArgs:
     dns_service_ip: str
     # Registries the kubelet may pull from, keyed by a stable name (the team).
     registry_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    protect: bool = False  # refuse deletion of the cluster (prod)
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -116,7 +117,9 @@ class AksCluster(pulumi.ComponentResource):
             tags=args.tags,
             # The username can never change after creation; Azure does not return the
             # password, so neither may cause a diff.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["windowsProfile.adminPassword"]),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.protect, ignore_changes=["windowsProfile.adminPassword"]
+            ),
         )
 
     def _create_windows_pools(

@@ -19,6 +19,7 @@ class ContainerRegistryArgs:
     environment: str
     team: str
     sku: str = "Basic"
+    protect: bool = False  # refuse deletion (prod)
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -50,7 +51,7 @@ class ContainerRegistry(pulumi.ComponentResource):
             sku=containerregistry.SkuArgs(name=args.sku),
             admin_user_enabled=True,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         credentials = containerregistry.list_registry_credentials_output(
             resource_group_name=args.resource_group_name,

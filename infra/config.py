@@ -201,6 +201,8 @@ class StackConfig:
     expires_at: datetime | None = None
     # False protects the stack from the teardown workflow (prod).
     teardown_allowed: bool = True
+    # Registries and the cluster refuse deletion (Pulumi's protect) until unprotected.
+    protect_resources: bool = False
     # The stack this one promotes images from (prod from dev), read by a StackReference.
     promote_from_stack: str | None = None
     promotion: PromotionConfig | None = None
@@ -248,6 +250,7 @@ KNOWN_KEYS = frozenset(
         "promotionMethod",
         "expiresAt",
         "teardownAllowed",
+        "protectResources",
         "teamCount",
         "teamPrefix",
         "sessionHours",
@@ -417,6 +420,7 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         session_hours=read.integer("sessionHours", 1, 72),
         expires_at=_expiry(read),
         teardown_allowed=_boolean(read, "teardownAllowed"),
+        protect_resources=_boolean(read, "protectResources"),
         promote_from_stack=promote_from,
         promotion=_promotion(read, promote_from, app),
     )

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from components.naming import ACR_NAME, ACR_PULL_ROLE, WINDOWS_POOL_NAME
-from infra.network_rules import admits_remote_admin
 from infra.offline import Recording
 
 AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -136,24 +135,7 @@ def teardown_ready(rec: Recording) -> Iterator[Finding]:
             yield Finding("warning", "k8s-delete-unreachable", p.name, "teardown fails once the cluster is gone")
 
 
-# Every IPv4 range: a rule is only "open" when its source is wider still ("*", Internet, 0.0.0.0/0).
-ANY_IPV4_RANGE = ("0.0.0.0/1", "128.0.0.0/1")
-
-
-def remote_admin_closed(rec: Recording) -> Iterator[Finding]:
-    for nsg in rec.of_type("azure-native:network:NetworkSecurityGroup"):
-        for rule in nsg.plain("securityRules") or []:
-            if admits_remote_admin(rule, allowed=ANY_IPV4_RANGE):
-                yield Finding(
-                    "error",
-                    "no-remote-admin-from-internet",
-                    nsg.name,
-                    f"rule {rule.get('name')} opens RDP, WinRM or SSH to any source",
-                )
-
-
 RULES: tuple[Rule, ...] = (
-    remote_admin_closed,
     windows_cluster,
     windows_pool_names,
     windows_images_match_pools,
@@ -167,6 +149,18 @@ RULES: tuple[Rule, ...] = (
 
 def check_graph(rec: Recording) -> list[Finding]:
     return [finding for rule in RULES for finding in rule(rec)]
+
+
+def check_policies(rec: Recording) -> list[Finding]:
+    """The policy pack's rules (policy/rules.py) on the recorded resources: mandatory ones
+    as errors, advisory ones as warnings."""
+    from policy.rules import Resource, evaluate
+
+    resources = [Resource(r.type, r.name, r.urn, r.plain_inputs()) for r in rec.resources.values()]
+    return [
+        Finding("error" if rule.mandatory else "warning", rule.name, resource.name, message)
+        for rule, resource, message in evaluate(resources)
+    ]
 
 
 def _minutes(duration: str) -> float:

@@ -47,12 +47,18 @@ class Registration:
     dependencies: list[str]
     inputs: dict[str, Any]  # as sent to the engine, secrets still wrapped
     ignore_changes: list[str] = field(default_factory=list)
+    protect: bool = False
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)  # what the mocks answered
     outputs: dict[str, Any] = field(default_factory=dict)  # a component's registered outputs
 
     def masked_inputs(self) -> Any:
         return mask(self.inputs)
+
+    def plain_inputs(self) -> dict[str, Any]:
+        """The inputs with secrets unwrapped, as a policy pack sees them."""
+        value: dict[str, Any] = unwrap(self.inputs)
+        return value
 
     def plain(self, path: str) -> Any:
         """An input by dotted path (list indexes as numbers), secrets unwrapped."""
@@ -110,6 +116,7 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
                 dependencies=sorted(set(request.dependencies)),
                 inputs=_struct(request.object),
                 ignore_changes=list(request.ignoreChanges),
+                protect=bool(request.protect),
                 custom_timeouts={
                     k: v
                     for k, v in (

@@ -23,7 +23,7 @@ from typing import Any
 
 from infra import config, cost, diagram, graph, offline, prices, quota, stack_files
 from infra.config import ConfigError, StackConfig
-from infra.findings import Finding, check_graph
+from infra.findings import Finding, check_graph, check_policies
 
 SCHEMA_VERSION = 1
 PROGRESS_EVERY = 100
@@ -149,7 +149,10 @@ def make_plan(
         config=cfg,
         config_values=shown,
         recording=rec,
-        findings=check_graph(rec) + quota.check(rec, cfg),
+        findings=sorted(
+            check_graph(rec) + check_policies(rec) + quota.check(rec, cfg),
+            key=lambda f: (f.severity, f.rule, f.resource, f.message),
+        ),
         critical=graph.plan_critical_path(rec),
         cost=cost.estimate(rec, cfg, price_table or prices.built_in()),
         quotas=demand,
@@ -173,7 +176,7 @@ def render(plan: Plan) -> str:
     out += ["", "Count by type"]
     out += [f"  {n:4}  {typ}" for typ, n in sorted(Counter(r.type for r in rec.resources.values()).items())]
     out += ["", "Findings"]
-    out += [f"  {f.line()}" for f in plan.findings] or ["  none: every whole-graph rule holds"]
+    out += _finding_lines(plan.findings) or ["  none: every rule holds"]
     out += ["", f"Expected provisioning time: {plan.critical.total_minutes:g} min along the critical path"]
     elapsed = 0.0
     for urn, minutes in plan.critical.chain:
@@ -227,6 +230,22 @@ def document(plan: Plan) -> dict[str, Any]:
             ],
         },
     }
+
+
+def _finding_lines(found: list[Finding], *, group_over: int = 3) -> list[str]:
+    """One line a finding; the same finding on many resources (a registry per team) as one."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for f in found:
+        groups.setdefault((f.severity, f.rule, f.message), []).append(f.resource)
+    lines = []
+    for (severity, rule, message), resources in groups.items():
+        if len(resources) > group_over:
+            shown = ", ".join(resources[:group_over])
+            where = f"{len(resources)} resources ({shown}, ...)"
+            lines.append(f"  {Finding(severity, rule, where, message).line()}")
+        else:
+            lines += [f"  {Finding(severity, rule, r, message).line()}" for r in resources]
+    return lines
 
 
 def _cost_section(plan: Plan) -> list[str]:

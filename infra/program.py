@@ -52,6 +52,7 @@ def build(cfg: StackConfig) -> None:
                 environment=cfg.environment,
                 team=team,
                 sku=cfg.registry_sku,
+                protect=cfg.protect_resources,
                 tags=cfg.tags(team),
             ),
         )
@@ -130,6 +131,7 @@ def _cluster_args(
         service_cidr=cfg.service_cidr,
         dns_service_ip=naming.dns_service_ip(cfg.service_cidr),
         registry_ids={team: registry.resource_id for team, registry in registries.items()},
+        protect=cfg.protect_resources,
         tags=cfg.tags(),
     )
 

@@ -14,6 +14,7 @@ that would be deleted, changing nothing.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import Mapping
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--dry-run", action="store_true", help="list what would go, change nothing")
     mode.add_argument("--confirm", help='the typed confirmation, "destroy STACK"')
     mode.add_argument("--expired", action="store_true", help="destroy only if expiresAt has passed")
+    parser.add_argument(
+        "--allow-protected", action="store_true", help="also a stack with protectResources: unprotect it, then destroy"
+    )
     args = parser.parse_args(argv)
     try:
         cfg = teardown_gate.load(args.stack)
@@ -60,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         verdict = (
             teardown_gate.on_schedule(cfg, datetime.now(UTC))
             if args.expired
-            else teardown_gate.on_demand(cfg, args.confirm or "")
+            else teardown_gate.on_demand(cfg, args.confirm or "", allow_protected=args.allow_protected)
         )
         if not verdict.allowed:
             print(f"refused: {args.stack} stays, because {verdict.reason}", file=sys.stderr)
@@ -72,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(describe(listing(stack.export_stack().deployment or {}))))
         if args.dry_run:
             return 0
+        if cfg.protect_resources:
+            # The Automation API has no unprotect; the CLI does, on the same stack.
+            subprocess.run(
+                ["pulumi", "state", "unprotect", "--all", "--yes", "--stack", args.stack],
+                cwd=stack_files.ROOT,
+                check=True,
+            )
         stack.destroy(on_output=print, message=f"teardown of {args.stack}")
         stack.workspace.remove_stack(args.stack, preserve_config=True)
     except FileNotFoundError:

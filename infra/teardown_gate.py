@@ -35,10 +35,12 @@ def load(stack: str, root: Path = stack_files.ROOT) -> StackConfig:
     return parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)
 
 
-def on_demand(cfg: StackConfig, confirmation: str) -> Verdict:
+def on_demand(cfg: StackConfig, confirmation: str, *, allow_protected: bool = False) -> Verdict:
     expected = f"destroy {cfg.stack}"
     if not cfg.teardown_allowed:
         return Verdict(cfg.stack, False, "its config sets teardownAllowed: false")
+    if cfg.protect_resources and not allow_protected:
+        return Verdict(cfg.stack, False, "its resources are protected (protectResources); say so explicitly to go on")
     if confirmation.strip() != expected:
         return Verdict(cfg.stack, False, f"the confirmation must read exactly {expected!r}")
     return Verdict(cfg.stack, True, "confirmed")
@@ -51,6 +53,8 @@ def on_schedule(cfg: StackConfig, now: datetime) -> Verdict:
         return Verdict(cfg.stack, False, f"it expires at {cfg.expires_at:%Y-%m-%dT%H:%M:%SZ}")
     if not cfg.teardown_allowed:
         return Verdict(cfg.stack, False, "expired, but its config sets teardownAllowed: false")
+    if cfg.protect_resources:
+        return Verdict(cfg.stack, False, "expired, but its resources are protected (protectResources)")
     return Verdict(cfg.stack, True, f"expired at {cfg.expires_at:%Y-%m-%dT%H:%M:%SZ}")
 
 

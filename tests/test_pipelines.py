@@ -249,7 +249,12 @@ def test_teardown_refuses_prod_unless_its_config_allows_it() -> None:
     assert not verdict.allowed and "teardownAllowed: false" in verdict.reason
     past = datetime(2020, 1, 1, tzinfo=UTC)
     assert not teardown_gate.on_schedule(gate_config("prod", expires_at=past), datetime.now(UTC)).allowed
-    assert teardown_gate.on_demand(gate_config("prod", teardown_allowed=True), "destroy prod").allowed
+    unguarded = gate_config("prod", teardown_allowed=True)
+    assert not teardown_gate.on_demand(unguarded, "destroy prod").allowed  # still protected
+    assert teardown_gate.on_demand(unguarded, "destroy prod", allow_protected=True).allowed
+    assert teardown_gate.on_demand(
+        gate_config("prod", teardown_allowed=True, protect_resources=False), "destroy prod"
+    ).allowed
 
 
 def test_the_gate_writes_the_destroy_matrix_as_the_workflow_reads_it(tmp_path: Path) -> None:

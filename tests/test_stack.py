@@ -113,10 +113,15 @@ def test_each_secret_exists_and_is_wrapped(stack: str, stack_runs: dict[str, off
     cluster = rec.one("azure-native:containerservice:ManagedCluster")
     assert cluster.masked_inputs()["windowsProfile"]["adminPassword"] == offline.SECRET_MARKER
     secrets = {s.name: s for s in rec.of_type("kubernetes:core/v1:Secret")}
-    sql_password = secrets["team1-app-sql-sa"].plain("stringData.MSSQL_SA_PASSWORD")
-    connection = secrets["team1-app-db"].plain("stringData.MusicStoreEntities")
-    assert SECRET_MARK in sql_password and sql_password in connection
-    assert "Initial Catalog=MvcMusicStore" in connection
+    connection_secret = secrets["team1-app-db"]
+    assert offline.mask(connection_secret.inputs)["stringData"] == offline.SECRET_MARKER
+    connection = connection_secret.plain("stringData.MusicStoreEntities")
+    if stack_config(stack).database.mode == "in-cluster":
+        sql_password = secrets["team1-app-sql-sa"].plain("stringData.MSSQL_SA_PASSWORD")
+        assert SECRET_MARK in sql_password and sql_password in connection
+        assert "Initial Catalog=MvcMusicStore" in connection
+    else:  # the secret config value, here the offline placeholder of its `secure:` entry
+        assert connection == stack_files.PLACEHOLDER.format(key="musicstore:databaseConnectionString")
 
 
 def test_the_leak_check_finds_a_secret_in_clear() -> None:

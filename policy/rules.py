@@ -1,0 +1,243 @@
+"""The guardrails as plain functions over resources (type, inputs, URN).
+
+The policy pack (policy/__main__.py) runs them under `pulumi preview --policy-pack policy`;
+the offline plan runs the very same functions on the resources it records. Standard
+library only, so the pack needs nothing of the project but this folder.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+REMOTE_ADMIN_PORTS = (22, 3389, 5985, 5986)
+SUPPORTED_WINDOWS_SKUS = ("Windows2022", "Windows2025")
+REQUIRED_TAGS = ("environment", "team", "expires-at")
+EXTENSION_PUBLIC_SETTINGS = frozenset({"timestamp", "fileUris"})
+WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
+PROD_STACKS = frozenset({"prod", "production"})
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    name: str
+    urn: str
+    props: Mapping[str, Any]
+
+    @property
+    def stack(self) -> str:
+        return self.urn.split(":")[2].split("::")[0] if self.urn.startswith("urn:pulumi:") else ""
+
+
+ResourceCheck = Callable[[Resource], Iterator[str]]
+StackCheck = Callable[[Sequence[Resource]], Iterator[tuple[Resource, str]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    mandatory: bool
+    check: ResourceCheck | None = None
+    stack_check: StackCheck | None = None
+
+
+# --- mandatory -----------------------------------------------------------------------------
+
+
+def no_remote_admin_from_internet(r: Resource) -> Iterator[str]:
+    rules: list[Mapping[str, Any]] = []
+    if r.type == "azure-native:network:NetworkSecurityGroup":
+        rules = list(r.props.get("securityRules") or [])
+    elif r.type == "azure-native:network:SecurityRule":
+        rules = [r.props]
+    for rule in rules:
+        if rule.get("access") != "Allow" or rule.get("direction") != "Inbound":
+            continue
+        ports = [str(p) for p in [*(rule.get("destinationPortRanges") or []), rule.get("destinationPortRange")] if p]
+        if not any(_covers(p, port) for p in ports for port in REMOTE_ADMIN_PORTS):
+            continue
+        sources = [str(s) for s in [*(rule.get("sourceAddressPrefixes") or []), rule.get("sourceAddressPrefix")] if s]
+        for source in sources or ["*"]:
+            if _is_open(source):
+                yield f"rule {rule.get('name')} admits RDP, WinRM or SSH from {source}"
+
+
+def extension_secrets_protected(r: Resource) -> Iterator[str]:
+    if r.type != "azure-native:compute:VirtualMachineExtension":
+        return
+    for key in sorted(set(r.props.get("settings") or {}) - EXTENSION_PUBLIC_SETTINGS):
+        yield f"settings.{key} is stored and returned in clear: it belongs in protectedSettings"
+
+
+def required_tags(r: Resource) -> Iterator[str]:
+    if r.type not in ("azure-native:containerregistry:Registry", "azure-native:containerservice:ManagedCluster"):
+        return
+    tags = r.props.get("tags") or {}
+    missing = [t for t in REQUIRED_TAGS if not tags.get(t)]
+    if missing:
+        yield f"lacks the tags {', '.join(missing)}"
+
+
+def windows_os_sku_supported(r: Resource) -> Iterator[str]:
+    if r.type != "azure-native:containerservice:AgentPool" or r.props.get("osType") != "Windows":
+        return
+    sku = r.props.get("osSKU")
+    minor = _minor(str(r.props.get("orchestratorVersion") or ""))
+    if sku not in SUPPORTED_WINDOWS_SKUS:
+        yield f"osSKU {sku} is not supported (Windows2019 retired 2026-03-01); use Windows2022 or Windows2025"
+    elif sku == "Windows2022" and minor is not None and minor >= 37:
+        yield f"Windows2022 is not supported on Kubernetes 1.{minor}"
+    elif sku == "Windows2025" and minor is not None and minor < 32:
+        yield f"Windows2025 needs Kubernetes 1.32 or later, not 1.{minor}"
+
+
+def aks_rbac(r: Resource) -> Iterator[str]:
+    if r.type == "azure-native:containerservice:ManagedCluster" and r.props.get("enableRBAC") is not True:
+        yield "Kubernetes RBAC must be on (enableRBAC)"
+
+
+def containers_limited_unprivileged(r: Resource) -> Iterator[str]:
+    for container in _containers(r):
+        name = container.get("name", "?")
+        limits = (container.get("resources") or {}).get("limits") or {}
+        missing = [k for k in ("cpu", "memory") if k not in limits]
+        if missing:
+            yield f"container {name} has no {' or '.join(missing)} limit"
+        security = container.get("securityContext") or {}
+        if security.get("privileged") is True:
+            yield f"container {name} is privileged"
+
+
+def prod_images_by_digest(r: Resource) -> Iterator[str]:
+    if r.stack not in PROD_STACKS:
+        return
+    for container in _containers(r):
+        image = str(container.get("image", ""))
+        if "@sha256:" not in image:
+            yield f"container {container.get('name', '?')} runs {image} by tag; prod runs images by digest"
+
+
+# --- advisory ------------------------------------------------------------------------------
+
+
+def registry_admin_user(r: Resource) -> Iterator[str]:
+    if r.type == "azure-native:containerregistry:Registry" and r.props.get("adminUserEnabled") is True:
+        yield "the admin user is on: right for bootcamp pipelines, elsewhere prefer tokens or managed identities"
+
+
+def vm_public_address(r: Resource) -> Iterator[str]:
+    if r.type != "azure-native:network:NetworkInterface":
+        return
+    for config in r.props.get("ipConfigurations") or []:
+        if config.get("publicIPAddress"):
+            yield "the network interface has a public address"
+
+
+def service_traffic_policy_local(r: Resource) -> Iterator[str]:
+    spec = r.props.get("spec") or {}
+    load_balancer = r.type == "kubernetes:core/v1:Service" and spec.get("type") == "LoadBalancer"
+    if load_balancer and spec.get("externalTrafficPolicy") != "Local":
+        yield "Cluster traffic policy runs Windows nodes out of ports near 500 Services; use Local"
+
+
+def agents_shut_down(resources: Sequence[Resource]) -> Iterator[tuple[Resource, str]]:
+    schedules = [
+        r.props.get("targetResourceId")
+        for r in resources
+        if r.type == "azure-native:devtestlab:GlobalSchedule" and r.props.get("status") == "Enabled"
+    ]
+    if any(not (isinstance(t, str) and t.startswith("/subscriptions/")) for t in schedules):
+        return  # a target not known yet (a preview of new VMs): nothing can be judged
+    targets = {str(t) for t in schedules}
+    for r in resources:
+        if r.type == "azure-native:compute:VirtualMachine":
+            vm = str(r.props.get("vmName") or r.name)
+            if not any(t.endswith(f"/virtualMachines/{vm}") or t.endswith(f"/VirtualMachine/{vm}") for t in targets):
+                yield r, "no daily auto-shutdown: it bills around the clock"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "no-remote-admin-from-internet",
+        "No inbound RDP, WinRM or SSH from the Internet or any source.",
+        True,
+        no_remote_admin_from_internet,
+    ),
+    Rule(
+        "extension-secrets-protected",
+        "VM extension secrets only in protectedSettings.",
+        True,
+        extension_secrets_protected,
+    ),
+    Rule("required-tags", "Registries and clusters carry the environment, team and expiry tags.", True, required_tags),
+    Rule(
+        "windows-os-sku-supported",
+        "Windows pools on a supported OS SKU for their Kubernetes version.",
+        True,
+        windows_os_sku_supported,
+    ),
+    Rule("aks-rbac", "AKS clusters with Kubernetes RBAC.", True, aks_rbac),
+    Rule(
+        "containers-limited-unprivileged",
+        "Containers with CPU and memory limits, never privileged.",
+        True,
+        containers_limited_unprivileged,
+    ),
+    Rule("prod-images-by-digest", "Prod runs images by digest, never by tag.", True, prod_images_by_digest),
+    Rule("registry-admin-user", "Registry admin users are a bootcamp convenience.", False, registry_admin_user),
+    Rule("vm-public-address", "VMs without public addresses.", False, vm_public_address),
+    Rule(
+        "service-traffic-policy-local",
+        "LoadBalancer Services with externalTrafficPolicy Local.",
+        False,
+        service_traffic_policy_local,
+    ),
+    Rule("agents-shut-down", "Build-agent VMs shut down daily.", False, stack_check=agents_shut_down),
+)
+
+
+def evaluate(resources: Sequence[Resource], rules: Sequence[Rule] = RULES) -> list[tuple[Rule, Resource, str]]:
+    """Every violation: (rule, resource, message)."""
+    found = []
+    for rule in rules:
+        if rule.check is not None:
+            found += [(rule, r, message) for r in resources for message in rule.check(r)]
+        if rule.stack_check is not None:
+            found += [(rule, r, message) for r, message in rule.stack_check(resources)]
+    return found
+
+
+def _containers(r: Resource) -> list[Mapping[str, Any]]:
+    if r.type not in WORKLOADS:
+        return []
+    pod = ((r.props.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
+
+
+def _covers(port_range: str, port: int) -> bool:
+    if port_range == "*":
+        return True
+    low, _, high = port_range.partition("-")
+    try:
+        return int(low) <= port <= int(high or low)
+    except ValueError:
+        return False
+
+
+def _is_open(source: str) -> bool:
+    if source.strip().lower() in ("*", "any", "internet", "0.0.0.0/0", "0.0.0.0"):
+        return True
+    try:
+        return ipaddress.ip_network(source, strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def _minor(version: str) -> int | None:
+    match = re.match(r"^1\.(\d+)", version)
+    return int(match.group(1)) if match else None
