@@ -7,9 +7,22 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.annotations import checkov_skips
 from components.sql_server import SqlServer, SqlServerArgs
 
 APP_LABEL = "mvcmusicstore"
+SECRETS_DIR = "C:\\secrets"
+# Checks of checkov that cannot apply to a Windows container, each with its reason; they
+# travel as annotations on the workload, next to what they exempt.
+WINDOWS_CHECKOV_SKIPS = {
+    "CKV_K8S_20": "allowPrivilegeEscalation is a Linux setting; Windows containers ignore it",
+    "CKV_K8S_22": "Windows containers cannot have a read-only root filesystem",
+    "CKV_K8S_23": "runAsNonRoot is a Linux setting; IIS in the ASP.NET image runs as ContainerAdministrator",
+    "CKV_K8S_28": "Linux capabilities do not exist in Windows containers",
+    "CKV_K8S_31": "seccomp is a Linux kernel feature; Windows containers have no seccomp profile",
+    "CKV_K8S_37": "Linux capabilities do not exist in Windows containers",
+    "CKV_K8S_40": "UIDs are a Linux setting; Windows containers run as a named user",
+}
 # The first pull of a servercore-based image takes several minutes on a new Windows node,
 # more than Kubernetes' default 10-minute wait for a Deployment.
 ROLLOUT_TIMEOUT = "30m"
@@ -56,6 +69,7 @@ class MusicStoreApp(pulumi.ComponentResource):
             opts=child,
         )
         self._create_deployment(name, args, namespace, secret)
+        self._create_network_policy(name, namespace)
         service = k8s.core.v1.Service(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(name=APP_LABEL, namespace=namespace.metadata.name),
@@ -73,6 +87,24 @@ class MusicStoreApp(pulumi.ComponentResource):
         self.url = service.status.apply(_service_url)
         self.register_outputs({"namespace": self.namespace, "url": self.url})
 
+    def _create_network_policy(self, name: str, namespace: k8s.core.v1.Namespace) -> None:
+        # Only web traffic reaches the app; its namespace's other pods (SQL Server) take
+        # their own policy. Calico enforces both on Linux and Windows nodes.
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-web",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="web-ingress", namespace=namespace.metadata.name),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.labels),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=80, protocol="TCP")]
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
     def _create_deployment(
         self,
         name: str,
@@ -81,20 +113,30 @@ class MusicStoreApp(pulumi.ComponentResource):
         secret: k8s.core.v1.Secret,
     ) -> k8s.apps.v1.Deployment:
         probe = k8s.core.v1.HTTPGetActionArgs(path="/", port=80)
+        skips = pulumi.Output.from_input(args.image).apply(
+            lambda image: checkov_skips(
+                WINDOWS_CHECKOV_SKIPS
+                if "@sha256:" in image
+                else {
+                    **WINDOWS_CHECKOV_SKIPS,
+                    "CKV_K8S_43": "dev runs the branch tag the pipeline pushed; prod runs digests",
+                }
+            )
+        )
         container = k8s.core.v1.ContainerArgs(
             name="web",
             image=args.image,
+            # A digest never changes; a tag (dev's branch tag) is checked at every start.
+            image_pull_policy=pulumi.Output.from_input(args.image).apply(
+                lambda image: "IfNotPresent" if "@sha256:" in image else "Always"
+            ),
             ports=[k8s.core.v1.ContainerPortArgs(container_port=80, name="http")],
-            env=[
-                k8s.core.v1.EnvVarArgs(
-                    name=args.connection_string_name,
-                    value_from=k8s.core.v1.EnvVarSourceArgs(
-                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
-                            name=secret.metadata.name, key=args.connection_string_name
-                        )
-                    ),
-                )
-            ],
+            # The connection string arrives as a file (app/entrypoint.ps1 writes it into
+            # Web.config), never as an environment variable IIS would inherit.
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="db", mount_path=SECRETS_DIR, read_only=True)],
+            security_context=k8s.core.v1.SecurityContextArgs(
+                windows_options=k8s.core.v1.WindowsSecurityContextOptionsArgs(run_as_user_name="ContainerAdministrator")
+            ),
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": "500m", "memory": "1Gi"}, limits={"cpu": "1", "memory": "2Gi"}
             ),
@@ -108,7 +150,12 @@ class MusicStoreApp(pulumi.ComponentResource):
         )
         return k8s.apps.v1.Deployment(
             name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=APP_LABEL, namespace=namespace.metadata.name, labels=self.labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=APP_LABEL,
+                namespace=namespace.metadata.name,
+                labels=self.labels,
+                annotations=skips,
+            ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=args.replicas,
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
@@ -117,12 +164,24 @@ class MusicStoreApp(pulumi.ComponentResource):
                 ),
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self.labels),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self.labels, annotations=skips),
                     spec=k8s.core.v1.PodSpecArgs(
                         # AKS does not taint Windows nodes: the selector alone keeps the
                         # pods off Linux, and the OS SKU keeps the image on its build.
                         node_selector={"kubernetes.io/os": "windows", "kubernetes.azure.com/os-sku": args.os_sku},
+                        automount_service_account_token=False,
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            windows_options=k8s.core.v1.WindowsSecurityContextOptionsArgs(
+                                run_as_user_name="ContainerAdministrator"
+                            )
+                        ),
                         containers=[container],
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(
+                                name="db",
+                                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret.metadata.name),
+                            )
+                        ],
                     ),
                 ),
             ),

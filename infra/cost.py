@@ -79,6 +79,8 @@ def estimate(rec: Recording, cfg: StackConfig, table: PriceTable) -> CostReport:
     owner = _owners(rec, cfg.teams)
     lines = [line for reg in rec.resources.values() for line in _lines(reg, rec, cfg, table, owner[reg.urn])]
     lines += _load_balancer_rules(rec, table)
+    # Registration order follows the engine's scheduling; the report must not.
+    lines.sort(key=lambda line: (line.team, line.resource, line.meter, line.item))
     return CostReport(lines, table, cfg.session_hours, cfg.teams)
 
 

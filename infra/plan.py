@@ -123,6 +123,11 @@ def make_plan(
     references = {}
     if cfg.promote_from_stack:
         source = cfg.promote_from_stack.split("/")[-1]
+        if source in _chain:
+            cycle = " -> ".join((*_chain, stack, source))
+            raise ConfigError("promoteFromStack", cfg.promote_from_stack, f"stack references form a cycle: {cycle}")
+        if source not in stack_files.stacks(root):
+            raise ConfigError("promoteFromStack", cfg.promote_from_stack, f"names no stack here (Pulumi.{source}.yaml)")
         references[source] = make_plan(
             source, root=root, progress=progress, price_table=price_table, _chain=(*_chain, stack)
         )
@@ -367,6 +372,16 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix.rstrip("."), value)]
 
 
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise PlanError(f"{option} takes KEY=VALUE, not {item!r}")
+        pairs[key.removeprefix(f"{config.PROJECT}:")] = value
+    return pairs
+
+
 def _progress(stack: str, count: int) -> None:
     if count % PROGRESS_EVERY == 0:
         print(f"planning {stack}: {count} resources registered", file=sys.stderr, flush=True)
@@ -378,10 +393,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON")
     parser.add_argument("--diagram", type=Path, metavar="DIR", help="write Mermaid, DOT and (with Graphviz) SVG/PNG")
     parser.add_argument("--prices", type=Path, metavar="FILE", help="a price table from python -m infra.prices refresh")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a config value, as `pulumi config set` would"
+    )
+    parser.add_argument(
+        "--set-secret", action="append", default=[], metavar="KEY=VALUE", help="a secret config value (--secret)"
+    )
     args = parser.parse_args(argv)
     try:
+        overrides, secrets = _pairs(args.set, "--set"), _pairs(args.set_secret, "--set-secret")
         table = prices.load(args.prices) if args.prices else None
-        plan = make_plan(args.stack, progress=_progress, price_table=table)
+        plan = make_plan(
+            args.stack, overrides=overrides, secret_overrides=secrets, progress=_progress, price_table=table
+        )
     except (ConfigError, stack_files.StackFileError, PlanError, OSError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

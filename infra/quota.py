@@ -69,13 +69,13 @@ def demands(rec: Recording, cfg: StackConfig) -> tuple[list[Demand], list[Findin
         add(pool.plain("vmSize") or "", nodes, pool.name)
 
     found = [
-        Demand(f"vCPUs {family}", n, q.family_vcpus, "quotaFamilyVcpus", tuple(parts[family]))
+        Demand(f"vCPUs {family}", n, q.family_vcpus, "quotaFamilyVcpus", tuple(sorted(parts[family])))
         for family, n in sorted(by_family.items())
     ]
     found.append(Demand("vCPUs in the region", sum(by_family.values()), q.regional_vcpus, "quotaRegionalVcpus", ()))
     if spot:
         found.append(
-            Demand("Spot vCPUs in the region", spot, q.regional_vcpus, "quotaRegionalVcpus", tuple(spot_parts))
+            Demand("Spot vCPUs in the region", spot, q.regional_vcpus, "quotaRegionalVcpus", tuple(sorted(spot_parts)))
         )
     addresses = (
         len(rec.of_type("azure-native:network:PublicIPAddress"))

@@ -156,8 +156,9 @@ def test_demand_over_the_vcpu_quota_warns_with_the_numbers() -> None:
     # agent D4s_v3 4, system pool (1 + 1 surge) x 2, Windows pool (1 + 1 surge) x 4
     [warning] = [f for f in plan.findings if f.rule == "quota-exceeded"]
     assert warning.severity == "warning"
-    assert warning.message.startswith(
-        "vCPUs standardDSv3Family: the stack needs 16, the limit is 10 (quotaFamilyVcpus) (team1-agent1: 1 x 4; "
+    assert warning.message == (
+        "vCPUs standardDSv3Family: the stack needs 16, the limit is 10 (quotaFamilyVcpus) "
+        "(aks-win22: 2 x 4; aks/system: 2 x 2; team1-agent1: 1 x 4)"
     )
     assert "EXCEEDED vCPUs standardDSv3Family: needs 16, limit 10" in render(plan)
 

@@ -1,0 +1,199 @@
+"""The policy pack: each rule reported by the offline plan on a stack that breaks it, the real
+stacks passing every mandatory rule, and the pack running the very same functions."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pulumi_kubernetes as k8s
+import pytest
+from pulumi_azure_native import compute, containerregistry, containerservice, network
+
+from infra.findings import Finding, check_policies
+from infra.plan import Plan, make_plan
+from policy import pack, rules
+from tests.conftest import Recorder
+
+MANDATORY = [r.name for r in rules.RULES if r.mandatory]
+
+
+def reported(found: list[Finding], rule: str) -> list[Finding]:
+    return [f for f in found if f.rule == rule]
+
+
+def nsg_open_to(source: str) -> None:
+    network.NetworkSecurityGroup(
+        "open",
+        resource_group_name="rg",
+        security_rules=[
+            network.SecurityRuleArgs(
+                name="rdp-anywhere",
+                priority=100,
+                direction="Inbound",
+                access="Allow",
+                protocol="Tcp",
+                source_address_prefix=source,
+                source_port_range="*",
+                destination_address_prefix="*",
+                destination_port_ranges=["443", "3389"],
+            )
+        ],
+    )
+
+
+def deployment(image: str, *, limits: bool = True, privileged: bool = False) -> None:
+    k8s.apps.v1.Deployment(
+        "web",
+        spec=k8s.apps.v1.DeploymentSpecArgs(
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": "web"}),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels={"app": "web"}),
+                spec=k8s.core.v1.PodSpecArgs(
+                    containers=[
+                        k8s.core.v1.ContainerArgs(
+                            name="web",
+                            image=image,
+                            resources=k8s.core.v1.ResourceRequirementsArgs(limits={"cpu": "1", "memory": "1Gi"})
+                            if limits
+                            else None,
+                            security_context=k8s.core.v1.SecurityContextArgs(privileged=True) if privileged else None,
+                        )
+                    ]
+                ),
+            ),
+        ),
+    )
+
+
+BREAKING: dict[str, Any] = {
+    "no-remote-admin-from-internet": lambda: nsg_open_to("Internet"),
+    "extension-secrets-protected": lambda: compute.VirtualMachineExtension(
+        "bootstrap",
+        resource_group_name="rg",
+        vm_name="vm",
+        publisher="Microsoft.Compute",
+        type="CustomScriptExtension",
+        type_handler_version="1.10",
+        settings={"commandToExecute": "config.cmd --token abc"},
+    ),
+    "required-tags": lambda: containerregistry.Registry(
+        "untagged", resource_group_name="rg", sku=containerregistry.SkuArgs(name="Basic"), tags={"environment": "dev"}
+    ),
+    "windows-os-sku-supported": lambda: containerservice.AgentPool(
+        "old", resource_group_name="rg", resource_name_="aks", os_type="Windows", os_sku="Windows2019", mode="User"
+    ),
+    "aks-rbac": lambda: containerservice.ManagedCluster("norbac", resource_group_name="rg", enable_rbac=False),
+    "containers-limited-unprivileged": lambda: deployment("mcr/app@sha256:" + "a" * 64, limits=False, privileged=True),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(BREAKING))
+def test_the_plan_reports_a_resource_that_breaks_the_rule(rule: str, recorder: Recorder) -> None:
+    found = reported(check_policies(recorder(BREAKING[rule])), rule)
+    assert found and all(f.severity == "error" for f in found)
+
+
+def test_every_mandatory_rule_has_a_breaking_case() -> None:
+    assert sorted([*BREAKING, "prod-images-by-digest"]) == sorted(MANDATORY)
+
+
+def test_prod_without_a_promoted_digest_is_reported() -> None:
+    plan = make_plan("prod", overrides={"promoteDigest": ""})
+    [finding] = reported(plan.findings, "prod-images-by-digest")
+    assert finding.severity == "error" and finding.resource == "team1-app"
+    assert "runs gdbcprod" in finding.message and ":develop by tag" in finding.message
+    assert plan.errors
+
+
+def test_a_tag_outside_prod_is_allowed(recorder: Recorder) -> None:
+    assert (
+        reported(check_policies(recorder(lambda: deployment("mcr/app:1.0"), stack="dev")), "prod-images-by-digest")
+        == []
+    )
+    found = reported(check_policies(recorder(lambda: deployment("mcr/app:1.0"), stack="prod")), "prod-images-by-digest")
+    assert len(found) == 1
+
+
+def test_a_configured_range_is_not_the_internet(recorder: Recorder) -> None:
+    assert (
+        reported(check_policies(recorder(lambda: nsg_open_to("203.0.113.0/24"))), "no-remote-admin-from-internet") == []
+    )
+    assert reported(check_policies(recorder(lambda: nsg_open_to("0.0.0.0/0"))), "no-remote-admin-from-internet")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "venue-ams"])
+def test_the_real_stacks_pass_every_mandatory_rule(stack: str, stack_plans: dict[str, Plan]) -> None:
+    assert [f for f in stack_plans[stack].findings if f.rule in MANDATORY] == []
+
+
+def test_advisory_rules_warn(recorder: Recorder) -> None:
+    def build() -> None:
+        network.NetworkInterface(
+            "nic",
+            resource_group_name="rg",
+            ip_configurations=[
+                network.NetworkInterfaceIPConfigurationArgs(
+                    name="primary", public_ip_address=network.PublicIPAddressArgs(id="/subscriptions/s/pip")
+                )
+            ],
+        )
+        k8s.core.v1.Service(
+            "svc", spec=k8s.core.v1.ServiceSpecArgs(type="LoadBalancer", ports=[k8s.core.v1.ServicePortArgs(port=80)])
+        )
+        compute.VirtualMachine("vm", resource_group_name="rg", vm_name="vm-without-shutdown")
+
+    found = check_policies(recorder(build))
+    assert {(f.rule, f.severity) for f in found} == {
+        ("vm-public-address", "warning"),
+        ("service-traffic-policy-local", "warning"),
+        ("agents-shut-down", "warning"),
+    }
+
+
+def test_the_shutdown_advice_waits_for_known_targets() -> None:
+    vm = rules.Resource("azure-native:compute:VirtualMachine", "vm", "urn:pulumi:dev::p::t::vm", {"vmName": "vm1"})
+    unknown = rules.Resource(
+        "azure-native:devtestlab:GlobalSchedule", "s", "urn", {"status": "Enabled", "targetResourceId": None}
+    )
+    known = rules.Resource(
+        "azure-native:devtestlab:GlobalSchedule",
+        "s",
+        "urn",
+        {
+            "status": "Enabled",
+            "targetResourceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1",
+        },
+    )
+    assert list(rules.agents_shut_down([vm, unknown])) == []
+    assert list(rules.agents_shut_down([vm, known])) == []
+    assert [m for _, m in rules.agents_shut_down([vm])] == ["no daily auto-shutdown: it bills around the clock"]
+
+
+def test_the_pack_runs_the_same_functions_at_the_same_levels() -> None:
+    by_name = {p.name: p for p in pack.POLICIES}
+    assert sorted(by_name) == sorted(r.name for r in rules.RULES)
+    for rule in rules.RULES:
+        level = by_name[rule.name].enforcement_level
+        assert (level.value == "mandatory") is rule.mandatory, rule.name
+    violations: list[tuple[str, str | None]] = []
+    policy = by_name["aks-rbac"]
+    validate = policy._ResourceValidationPolicy__validate  # type: ignore[attr-defined]
+    args = SimpleNamespace(
+        resource_type="azure-native:containerservice:ManagedCluster",
+        name="aks",
+        urn="urn:pulumi:dev::musicstore::azure-native:containerservice:ManagedCluster::aks",
+        props={"enableRBAC": False},
+    )
+    validate(args, lambda message, urn=None: violations.append((message, urn)))
+    assert violations == [("Kubernetes RBAC must be on (enableRBAC)", None)]
+
+
+def test_the_pack_project_file_names_a_python_runtime() -> None:
+    import yaml
+
+    from infra.stack_files import ROOT
+
+    project = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
+    assert project["runtime"]["name"] == "python"
+    assert "pulumi-policy" in (ROOT / "policy" / "requirements.txt").read_text()
