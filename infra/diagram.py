@@ -104,6 +104,23 @@ def _grouped(shown: dict[str, Node]) -> dict[str, dict[str, list[Node]]]:
 
 
 def _arrows(rec: Recording, shown: dict[str, Node]) -> list[tuple[str, str]]:
-    return sorted(
-        (before, urn) for urn, befores in edges(rec).items() if urn in shown for before in befores if before in shown
-    )
+    """Dependencies between the resources shown, less those a longer chain already implies
+    (a transitive reduction): every resource needs the resource group, few arrows say so."""
+    direct: dict[str, set[str]] = {urn: set() for urn in shown}
+    for urn, befores in edges(rec).items():
+        if urn in shown:
+            direct[urn] = {b for b in befores if b in shown}
+    reach: dict[str, set[str]] = {}
+
+    def ancestors(urn: str) -> set[str]:
+        if urn not in reach:
+            reach[urn] = set()
+            for before in direct[urn]:
+                reach[urn] |= {before} | ancestors(before)
+        return reach[urn]
+
+    kept = []
+    for urn, befores in direct.items():
+        implied = set().union(*(ancestors(b) for b in befores)) if befores else set()
+        kept += [(before, urn) for before in befores if before not in implied]
+    return sorted(kept)

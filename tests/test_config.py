@@ -144,6 +144,13 @@ RULES = [
         "must be empty when promoteDigest decides the image",
     ),
     ("promotion-method", {"promotionMethod": "skopeo"}, "promotionMethod", "one of auto, acr-import, oci-copy"),
+    ("agent-auto-shutdown", {"agentAutoShutdown": "on"}, "agentAutoShutdown", "must be true or false"),
+    ("agent-daily-hours", {"agentDailyHours": "25"}, "agentDailyHours", "whole number from 1 to 24"),
+    ("teardown-allowed", {"teardownAllowed": "no"}, "teardownAllowed", "must be true or false"),
+    ("protect-resources", {"protectResources": "yes"}, "protectResources", "must be true or false"),
+    ("quota-family", {"quotaFamilyVcpus": "0"}, "quotaFamilyVcpus", "whole number from 1 to 100000"),
+    ("quota-addresses", {"quotaPublicIps": "-4"}, "quotaPublicIps", "whole number from 1 to 100000"),
+    ("quota-registries", {"quotaRegistries": "many"}, "quotaRegistries", "whole number from 1 to 100000"),
     ("azdo-url", {"azdoOrganizationUrl": "dev.azure.com/x"}, "azdoOrganizationUrl", "https://dev.azure.com/"),
 ]
 
@@ -216,3 +223,10 @@ def test_no_agents_need_no_pat() -> None:
     values = {k: v for k, v in DEV.items() if k != "azdoPat"}
     cfg = parse({**values, "agentCount": "0", "azdoOrganizationUrl": ""}, stack="prod")
     assert cfg.agents.count == 0 and cfg.agents.pat is None
+
+
+def test_a_missing_key_names_where_its_default_lives() -> None:
+    values = {k: v for k, v in DEV.items() if k != "registrySku"}
+    with pytest.raises(ConfigError) as caught:
+        parse(values, stack="dev", secret_keys=DEV_SECRETS)
+    assert str(caught.value) == "config musicstore:registrySku = null: is required (Pulumi.yaml declares its default)"

@@ -178,3 +178,30 @@ def test_unknown_stack_exits_2() -> None:
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip() == "error: no stack file Pulumi.staging.yaml: stacks here are dev, prod, venue-ams"
+
+
+def test_the_committed_diagram_is_the_current_dev_plan(stack_plans: dict[str, Plan]) -> None:
+    # Regenerate with: scripts/plan dev --diagram out && cp out/dev.svg out/dev.mmd docs/ (renamed dev-plan.*)
+    dev = stack_plans["dev"]
+    assert (ROOT / "docs" / "dev-plan.mmd").read_text() == diagram.mermaid(dev.recording, dev.config.teams)
+
+
+def test_the_diagram_drops_only_arrows_a_longer_chain_implies(stack_plans: dict[str, Plan]) -> None:
+    rec = stack_plans["dev"].recording
+    shown = diagram.nodes(rec, ("team1",))
+    kept = diagram._arrows(rec, shown)
+    every = {(b, u) for u, bs in graph.edges(rec).items() if u in shown for b in bs if b in shown}
+    assert set(kept) < every
+
+    def reachable(start: str, arrows: list[tuple[str, str]]) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            node = todo.pop()
+            for a, b in arrows:
+                if a == node and b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+        return seen
+
+    for before, after in every:
+        assert after in reachable(before, kept)
