@@ -119,8 +119,8 @@ def _arrows(rec: Recording, shown: dict[str, Node]) -> list[tuple[str, str]]:
                 reach[urn] |= {before} | ancestors(before)
         return reach[urn]
 
-    kept = []
+    kept: list[tuple[str, str]] = []
     for urn, befores in direct.items():
-        implied = set().union(*(ancestors(b) for b in befores)) if befores else set()
+        implied: set[str] = set().union(*(ancestors(b) for b in befores))
         kept += [(before, urn) for before in befores if before not in implied]
     return sorted(kept)
