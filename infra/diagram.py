@@ -120,7 +120,7 @@ def _arrows(rec: Recording, shown: dict[str, Node]) -> list[tuple[str, str]]:
         return reach[urn]
 
     kept: list[tuple[str, str]] = []
-    for urn, befores in direct.items():
-        implied: set[str] = set().union(*(ancestors(b) for b in befores))
-        kept += [(before, urn) for before in befores if before not in implied]
+    for urn, needs in direct.items():
+        implied: set[str] = set().union(*(ancestors(b) for b in needs))
+        kept += [(before, urn) for before in needs if before not in implied]
     return sorted(kept)
