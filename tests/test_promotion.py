@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +16,7 @@ from components.naming import image_tags
 from components.promotion import PromotionError, copy_image
 from components.registry_client import RegistryClient
 from tests.local_registry import LocalRegistry, free_port, layer, push_image, push_index, registries_available
+from tests.stand_in import JsonHandler, serving
 
 pytestmark = pytest.mark.skipif(
     not registries_available(), reason="scripts/bootstrap --system installs docker-registry"
@@ -164,37 +163,28 @@ class _NoBlobs(RegistryClient):
         return sum(len(c) for c in chunks)
 
 
-class _ArmStandIn(BaseHTTPRequestHandler):
+class _ArmStandIn(JsonHandler):
     """Azure Resource Manager's importImage and its async status, as documented."""
 
     calls: ClassVar[list[tuple[str, str, Any]]] = []
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 (http.server names it)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.calls.append(("POST", self.path, body))
         self.send_response(202)
         self.send_header("Azure-AsyncOperation", f"http://{self.headers['Host']}/status/1")
         self.end_headers()
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server names it)
         self.calls.append(("GET", self.path, self.headers["Authorization"]))
-        payload = json.dumps({"status": "Succeeded"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *_: Any) -> None:
-        pass
+        self.send_json({"status": "Succeeded"})
 
 
 def test_acr_import_sends_the_documented_request_and_waits_for_it() -> None:
-    server = HTTPServer(("127.0.0.1", 0), _ArmStandIn)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     target = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/prod"
     source = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/dev"
     digest = "sha256:" + "a" * 64
-    try:
+    with serving(_ArmStandIn) as arm:
         promotion.acr_import(
             target_registry_id=target,
             source_registry_id=source,
@@ -202,11 +192,9 @@ def test_acr_import_sends_the_documented_request_and_waits_for_it() -> None:
             digest=digest,
             tag="1.0.0",
             token="token-1",
-            arm=f"http://127.0.0.1:{server.server_port}",
+            arm=arm,
             poll_seconds=0.01,
         )
-    finally:
-        server.shutdown()
     post, status = _ArmStandIn.calls
     assert post == (
         "POST",

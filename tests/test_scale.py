@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +16,7 @@ from infra import handout, offline, prices, teardown
 from infra.config import ConfigError
 from infra.plan import Plan, make_plan, render
 from infra.prices import HOURS_PER_MONTH
+from tests.stand_in import JsonHandler, serving
 from tests.test_config import parse_dev
 
 VENUE = "venue-ams"
@@ -247,12 +246,12 @@ def test_handouts_from_the_offline_plan_cover_every_team(tmp_path: Path) -> None
 # --- prices ------------------------------------------------------------------------------
 
 
-class _RetailPrices(BaseHTTPRequestHandler):
+class _RetailPrices(JsonHandler):
     """The Azure Retail Prices API's documented shape: Items, NextPageLink."""
 
     pages: ClassVar[dict[str, dict[str, Any]]] = {}
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server names it)
         host = f"http://{self.headers['Host']}"
         if "page=2" in self.path:
             body = {"Items": [], "NextPageLink": None}
@@ -309,23 +308,12 @@ class _RetailPrices(BaseHTTPRequestHandler):
             }
         else:
             body = {"Items": [], "NextPageLink": None}
-        payload = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *_: Any) -> None:
-        pass
+        self.send_json(body)
 
 
 def test_prices_refresh_reads_the_retail_api_pages_into_meters(tmp_path: Path) -> None:
-    server = HTTPServer(("127.0.0.1", 0), _RetailPrices)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        found = prices.meters(prices.retail_items("westeurope", api=f"http://127.0.0.1:{server.server_port}/prices"))
-    finally:
-        server.shutdown()
+    with serving(_RetailPrices) as api:
+        found = prices.meters(prices.retail_items("westeurope", api=f"{api}/prices"))
     assert found == {
         "vm/Standard_D4s_v3/windows": 0.4,
         "vm/Standard_D4s_v3/windows/spot": 0.08,
