@@ -49,6 +49,22 @@ class Rule:
 # --- mandatory -----------------------------------------------------------------------------
 
 
+# Any IPv4 range: a source wider still ("*", "Internet", 0.0.0.0/0) is the Internet.
+ANY_IPV4_RANGE = ("0.0.0.0/1", "128.0.0.0/1")
+
+
+def admits_remote_admin(rule: Mapping[str, Any], *, allowed: Sequence[str]) -> list[str]:
+    """The sources from which an inbound Allow rule opens a remote-administration port,
+    other than those inside the `allowed` ranges."""
+    if rule.get("access") != "Allow" or rule.get("direction") != "Inbound":
+        return []
+    ports = [str(p) for p in [*(rule.get("destinationPortRanges") or []), rule.get("destinationPortRange")] if p]
+    if not any(_covers(p, port) for p in ports for port in REMOTE_ADMIN_PORTS):
+        return []
+    sources = [str(s) for s in [*(rule.get("sourceAddressPrefixes") or []), rule.get("sourceAddressPrefix")] if s]
+    return [s for s in sources or ["*"] if not _inside(s, allowed)]
+
+
 def no_remote_admin_from_internet(r: Resource) -> Iterator[str]:
     rules: list[Mapping[str, Any]] = []
     if r.type == "azure-native:network:NetworkSecurityGroup":
@@ -56,15 +72,8 @@ def no_remote_admin_from_internet(r: Resource) -> Iterator[str]:
     elif r.type == "azure-native:network:SecurityRule":
         rules = [r.props]
     for rule in rules:
-        if rule.get("access") != "Allow" or rule.get("direction") != "Inbound":
-            continue
-        ports = [str(p) for p in [*(rule.get("destinationPortRanges") or []), rule.get("destinationPortRange")] if p]
-        if not any(_covers(p, port) for p in ports for port in REMOTE_ADMIN_PORTS):
-            continue
-        sources = [str(s) for s in [*(rule.get("sourceAddressPrefixes") or []), rule.get("sourceAddressPrefix")] if s]
-        for source in sources or ["*"]:
-            if _is_open(source):
-                yield f"rule {rule.get('name')} admits RDP, WinRM or SSH from {source}"
+        for source in admits_remote_admin(rule, allowed=ANY_IPV4_RANGE):
+            yield f"rule {rule.get('name')} admits RDP, WinRM or SSH from {source}"
 
 
 def extension_secrets_protected(r: Resource) -> Iterator[str]:
@@ -229,13 +238,15 @@ def _covers(port_range: str, port: int) -> bool:
         return False
 
 
-def _is_open(source: str) -> bool:
-    if source.strip().lower() in ("*", "any", "internet", "0.0.0.0/0", "0.0.0.0"):
-        return True
+def _inside(source: str, allowed: Sequence[str]) -> bool:
     try:
-        return ipaddress.ip_network(source, strict=False).prefixlen == 0
+        net = ipaddress.ip_network(source, strict=False)
     except ValueError:
-        return False
+        return False  # "*", "Internet", service tags: wider than any range
+    return any(
+        net.version == 4 and net.subnet_of(ipaddress.ip_network(a))  # type: ignore[arg-type]
+        for a in allowed
+    )
 
 
 def _minor(version: str) -> int | None:

@@ -14,8 +14,8 @@ from components import agent_bootstrap
 from components.agent_bootstrap import AgentSettings
 from components.naming import AGENT_IMAGE_SKU, WINDOWS_VERSION_FOR_OS_SKU, computer_name
 from infra import offline, stack_files
-from infra.network_rules import admits_remote_admin
 from infra.plan import Plan, make_plan
+from policy.rules import admits_remote_admin
 from tests.conftest import stack_config
 
 PAT_PLACEHOLDER = stack_files.PLACEHOLDER.format(key="musicstore:azdoPat")
