@@ -23,27 +23,21 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 from infra.plan import make_plan
 t1 = time.perf_counter()
-stamps = []
-starts = {}
-def progress(stack, n):
-    if n == 1:
-        starts[stack] = time.perf_counter()
-    stamps.append(time.perf_counter())
-plan = make_plan(sys.argv[1], progress=progress)
-t_own = starts[sys.argv[1]]
+stamps = {}
+plan = make_plan(sys.argv[1], progress=lambda stack, n: stamps.setdefault(stack, []).append(time.perf_counter()))
 t2 = time.perf_counter()
 own = len(plan.recording.resources)
+# A StackReference is read, not registered, and reports no progress: pair registrations only.
+registered = [r for r in plan.recording.resources.values() if r.type != "pulumi:pulumi:StackReference"]
+times = stamps[sys.argv[1]]
 print(json.dumps({
     "import_s": t1 - t0,
     "plan_s": t2 - t1,
     "resources": own,
     "resources_with_references": own + sum(len(r.recording.resources) for r in plan.references.values()),
     "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    # Own resources only: time from the previous registration (or the run's start) to this one.
-    "per_resource": [
-        [r.type, r.name, (b - a) * 1000]
-        for r, a, b in zip(plan.recording.resources.values(), [t_own] + stamps[-own:-1], stamps[-own:])
-    ],
+    # Own resources only: time from the previous registration to this one.
+    "per_resource": [[r.type, r.name, (b - a) * 1000] for r, a, b in zip(registered, [times[0], *times[:-1]], times)],
 }))
 """
 
@@ -79,7 +73,7 @@ def main() -> None:
         )
     print("medians; ms/resource = plan time / resources registered (referenced stacks included)")
     for stack, rows in details:
-        print(f"\ntime per resource, {stack}, last run (ms from the previous registration; the first pays the imports)")
+        print(f"\ntime per resource, {stack}, last run (ms from the previous registration of the stack)")
         for typ, name, ms in rows:  # type: ignore[attr-defined]
             print(f"  {ms:8.1f}  {typ}  {name}")
 
