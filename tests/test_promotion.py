@@ -14,7 +14,7 @@ import requests
 from components import promotion
 from components.naming import image_tags
 from components.promotion import PromotionError, copy_image
-from components.registry_client import RegistryClient
+from components.registry_client import RegistryClient, RegistryError
 from tests.local_registry import LocalRegistry, free_port, layer, push_image, push_index, registries_available
 from tests.stand_in import JsonHandler, serving
 
@@ -250,3 +250,49 @@ def test_tags_follow_the_convention() -> None:
 def test_tags_refuse_what_breaks_the_convention(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         image_tags(**kwargs)
+
+
+class _AcrStandIn(JsonHandler):
+    """A registry that answers as ACR does: a Bearer challenge, a token for basic credentials
+    at the realm, and only then the manifest."""
+
+    seen: ClassVar[list[tuple[str, str | None]]] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server names it)
+        host = self.headers["Host"]
+        self.seen.append((self.path, self.headers.get("Authorization")))
+        if self.path.startswith("/oauth2/token"):
+            if self.headers.get("Authorization") != requests.auth._basic_auth_str("prodreg", "admin-pass"):
+                self.send_json({"errors": [{"code": "UNAUTHORIZED"}]}, status=401)
+            else:
+                self.send_json({"access_token": "acr-token"})
+        elif self.headers.get("Authorization") == "Bearer acr-token":
+            self.send_response(200)
+            self.send_header("Docker-Content-Digest", "sha256:" + "c" * 64)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            challenge = f'Bearer realm="http://{host}/oauth2/token",service="{host}",scope="repository:{REPO}:pull"'
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", challenge)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    do_HEAD = do_GET  # noqa: N815
+
+
+def test_an_acr_style_bearer_challenge_is_answered_with_a_token() -> None:
+    _AcrStandIn.seen.clear()
+    with serving(_AcrStandIn) as base:
+        server = base.removeprefix("http://")
+        digest = RegistryClient(server, "prodreg", "admin-pass").manifest_digest(REPO, "1.0.0")
+        with pytest.raises(RegistryError, match="refused the credentials of prodreg"):
+            RegistryClient(server, "prodreg", "wrong").manifest_digest(REPO, "1.0.0")
+    assert digest == "sha256:" + "c" * 64
+    paths = [p for p, _ in _AcrStandIn.seen]
+    assert paths[:3] == [
+        f"/v2/{REPO}/manifests/1.0.0",
+        f"/oauth2/token?service={server.replace(':', '%3A')}&scope=repository%3A{REPO}%3Apull",
+        f"/v2/{REPO}/manifests/1.0.0",
+    ]
+    assert _AcrStandIn.seen[2][1] == "Bearer acr-token"
