@@ -38,6 +38,8 @@ class MusicStoreAppArgs:
     # None runs SQL Server inside the cluster; otherwise the (secret) connection string.
     connection_string: pulumi.Input[str] | None = None
     connection_string_name: str = "MusicStoreEntities"
+    # False: pulumi up does not wait for the pods (dev, before its pipeline's first push).
+    await_rollout: bool = True
 
 
 class MusicStoreApp(pulumi.ComponentResource):
@@ -154,7 +156,9 @@ class MusicStoreApp(pulumi.ComponentResource):
                 name=APP_LABEL,
                 namespace=namespace.metadata.name,
                 labels=self.labels,
-                annotations=skips,
+                annotations=skips
+                if args.await_rollout
+                else skips.apply(lambda a: {**a, "pulumi.com/skipAwait": "true"}),
             ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=args.replicas,

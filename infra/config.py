@@ -122,6 +122,7 @@ class AppConfig:
     image_digest: str | None
     windows_version: str
     replicas: int
+    await_rollout: bool = True
 
     @property
     def os_sku(self) -> str:
@@ -242,6 +243,7 @@ KNOWN_KEYS = frozenset(
         "appImageDigest",
         "appWindowsVersion",
         "appReplicas",
+        "appAwaitRollout",
         "databaseMode",
         "databaseConnectionString",
         "promoteFromStack",
@@ -530,6 +532,7 @@ def _app(read: _Reader, pools: tuple[WindowsPool, ...]) -> AppConfig:
         image_digest=digest,
         windows_version=windows_version,
         replicas=read.integer("appReplicas", 1, 20),
+        await_rollout=_boolean(read, "appAwaitRollout"),
     )
 
 

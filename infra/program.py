@@ -224,6 +224,7 @@ def _app(cfg: StackConfig, team: str, image: pulumi.Output[str], cluster: AksClu
             image=image,
             os_sku=cfg.app.os_sku,
             replicas=cfg.app.replicas,
+            await_rollout=cfg.app.await_rollout,
             connection_string=pulumi.Output.secret(secret.reveal()) if secret else None,
         ),
         opts=pulumi.ResourceOptions(providers=[cluster.provider]),

@@ -144,6 +144,7 @@ RULES = [
         "must be empty when promoteDigest decides the image",
     ),
     ("promotion-method", {"promotionMethod": "skopeo"}, "promotionMethod", "one of auto, acr-import, oci-copy"),
+    ("app-await-rollout", {"appAwaitRollout": "maybe"}, "appAwaitRollout", "must be true or false"),
     ("agent-auto-shutdown", {"agentAutoShutdown": "on"}, "agentAutoShutdown", "must be true or false"),
     ("agent-daily-hours", {"agentDailyHours": "25"}, "agentDailyHours", "whole number from 1 to 24"),
     ("teardown-allowed", {"teardownAllowed": "no"}, "teardownAllowed", "must be true or false"),

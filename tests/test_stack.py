@@ -185,3 +185,13 @@ def test_prod_promotes_from_dev_registry_of_the_same_team(stack_plans: dict[str,
     dev_team = stack_plans["dev"].recording.outputs()["teams"]["team1"]
     assert promotion.plain("sourceServer") == dev_team["registryLoginServer"]
     assert promotion.plain("sourceRegistryId") == dev_team["registryId"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_dev_does_not_wait_for_an_image_its_pipeline_has_not_pushed_yet(
+    stack: str, stack_runs: dict[str, offline.Recording]
+) -> None:
+    app = next(d for d in stack_runs[stack].of_type("kubernetes:apps/v1:Deployment") if d.name.endswith("-app"))
+    annotations = app.plain("metadata.annotations") or {}
+    assert ("pulumi.com/skipAwait" in annotations) is (stack == "dev")
+    assert stack_config(stack).app.await_rollout is (stack != "dev")
