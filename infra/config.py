@@ -14,15 +14,16 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pulumi
 
 from components.naming import LINUX_POOL_NAME, SEMVER, WINDOWS_POOL_NAME, WINDOWS_VERSION_FOR_OS_SKU
+from infra import stack_files
 
 PROJECT = "musicstore"
 
-LOWER_NAME = re.compile(r"^[a-z][a-z0-9]*$")
 VM_SIZE = re.compile(r"^Standard_[A-Z][A-Za-z0-9_]*$")
 K8S_VERSION = re.compile(r"^1\.(\d{2})(\.\d{1,2})?$")
 REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
@@ -657,6 +658,21 @@ def _database(read: _Reader) -> DatabaseConfig:
 def load(stack: str | None = None) -> StackConfig:
     """Read this project's config from the running Pulumi engine and parse it."""
     return parse_namespaced(_engine_config(), stack=stack or pulumi.get_stack(), is_secret=_is_engine_secret)
+
+
+def load_stack(
+    stack: str,
+    root: Path = stack_files.ROOT,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    secret_overrides: Mapping[str, str] | None = None,
+) -> StackConfig:
+    """Parse Pulumi.yaml and Pulumi.<stack>.yaml (and any overrides) without the engine."""
+    return from_files(stack_files.load(stack, root, overrides=overrides, secret_overrides=secret_overrides), stack)
+
+
+def from_files(files: stack_files.StackFiles, stack: str) -> StackConfig:
+    return parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)
 
 
 def parse_namespaced(config: Mapping[str, str], *, stack: str, is_secret: Callable[[str], bool]) -> StackConfig:

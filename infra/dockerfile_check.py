@@ -16,7 +16,7 @@ from pathlib import Path
 
 from components.naming import APP_BASE_IMAGES, WINDOWS_VERSION_FOR_OS_SKU
 from infra import stack_files
-from infra.config import ConfigError, StackConfig, parse_namespaced
+from infra.config import ConfigError, StackConfig, load_stack
 
 DOCKERFILE = stack_files.ROOT / "app" / "Dockerfile"
 
@@ -45,8 +45,7 @@ def problems(dockerfile: str, configs: dict[str, StackConfig]) -> list[str]:
 def stack_configs(root: Path = stack_files.ROOT) -> dict[str, StackConfig]:
     configs = {}
     for stack in stack_files.stacks(root):
-        files = stack_files.load(stack, root)
-        configs[stack] = parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)
+        configs[stack] = load_stack(stack, root)
     return configs
 
 

@@ -107,14 +107,8 @@ def registry_names(rec: Recording) -> Iterator[Finding]:
         if not ACR_NAME.fullmatch(name):
             yield Finding("error", "registry-name", r.name, f"{name!r} is not 5-50 lowercase letters and digits")
         if r.plain("adminUserEnabled") is not True:
-            yield Finding("error", "registry-admin-user", r.name, "teams need the admin user for their pipeline")
-
-
-def windows_services(rec: Recording) -> Iterator[Finding]:
-    for s in rec.of_type("kubernetes:core/v1:Service"):
-        if s.plain("spec.type") == "LoadBalancer" and s.plain("spec.externalTrafficPolicy") != "Local":
             yield Finding(
-                "warning", "service-traffic-policy-local", s.name, "Cluster policy runs Windows nodes out of ports"
+                "error", "registry-admin-user-required", r.name, "teams need the admin user for their pipeline"
             )
 
 
@@ -141,7 +135,6 @@ RULES: tuple[Rule, ...] = (
     windows_images_match_pools,
     images_pullable,
     registry_names,
-    windows_services,
     arm_throttling,
     teardown_ready,
 )

@@ -32,7 +32,6 @@ from infra.mocks import SECRET_SIG as SECRET_VALUE_SIG
 from infra.mocks import reveal as unwrap
 
 SECRET_SIG = SIG_KEY
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET_MARKER = "[secret]"
 
 
@@ -219,14 +218,7 @@ def run(
     """Run infra/ for `stack` under mocks. `overrides` replace config values (keys without
     the project namespace, values as the CLI would pass them); `secret_overrides` set
     values as `pulumi config set --secret` would."""
-    files = stack_files.load(stack, root)
-    values = dict(files.values)
-    secret_keys = set(files.secret_keys)
-    for key, value in (overrides or {}).items():
-        values[f"{files.project}:{key}"] = value
-    for key, value in (secret_overrides or {}).items():
-        values[f"{files.project}:{key}"] = value
-        secret_keys.add(f"{files.project}:{key}")
+    files = stack_files.load(stack, root, overrides=overrides, secret_overrides=secret_overrides)
 
     program = root / "infra"
     with _chdir(program):
@@ -234,8 +226,8 @@ def run(
             lambda: runpy.run_path(str(program), run_name="__main__"),
             project=files.project,
             stack=stack,
-            config=values,
-            secret_keys=secret_keys,
+            config=files.values,
+            secret_keys=files.secret_keys,
             stack_outputs=stack_outputs,
             on_register=on_register,
         )

@@ -113,12 +113,8 @@ def make_plan(
     if stack in _chain:
         raise PlanError(f"stack references form a cycle: {' -> '.join((*_chain, stack))}")
     started = time.perf_counter()
-    files = stack_files.load(stack, root)
-    prefix = f"{files.project}:"
-    values = {**files.values, **{prefix + k: v for k, v in (overrides or {}).items()}}
-    values.update({prefix + k: v for k, v in (secret_overrides or {}).items()})
-    secret_keys = files.secret_keys | {prefix + k for k in (secret_overrides or {})}
-    cfg = config.parse_namespaced(values, stack=stack, is_secret=secret_keys.__contains__)
+    files = stack_files.load(stack, root, overrides=overrides, secret_overrides=secret_overrides)
+    cfg = config.from_files(files, stack)
 
     references = {}
     if cfg.promote_from_stack:
@@ -146,7 +142,7 @@ def make_plan(
         stack_outputs=outputs_of,
         on_register=(lambda n: progress(stack, n)) if progress else None,
     )
-    shown = {k: ("[secret]" if k in secret_keys else v) for k, v in sorted(values.items())}
+    shown = {k: ("[secret]" if k in files.secret_keys else v) for k, v in sorted(files.values.items())}
     demand, _ = quota.demands(rec, cfg)
     return Plan(
         stack=stack,

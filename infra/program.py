@@ -187,7 +187,7 @@ def _image(
         return registry.login_server.apply(
             lambda server: naming.image_reference(server, app.image_repository, app.image_tag, app.image_digest)
         )
-    origin = source.get_output("teams").apply(lambda teams: _source_team(teams, team, source))
+    origin = source.get_output("teams").apply(lambda teams: _source_team(teams, team))
     promotion = ImagePromotion(
         f"{team}-promotion",
         ImagePromotionArgs(
@@ -208,7 +208,7 @@ def _image(
     return promotion.image
 
 
-def _source_team(teams: Any, team: str, source: pulumi.StackReference) -> dict[str, Any]:
+def _source_team(teams: Any, team: str) -> dict[str, Any]:
     if not isinstance(teams, dict) or team not in teams:
         raise ValueError(f"the stack promoted from has no team {team}: teams must match between the stacks")
     return dict(teams[team])

@@ -9,6 +9,7 @@ the stack's secrets provider: they become marked placeholders, still flagged sec
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,15 @@ def stacks(root: Path = ROOT) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
 
 
-def load(stack: str, root: Path = ROOT) -> StackFiles:
+def load(
+    stack: str,
+    root: Path = ROOT,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    secret_overrides: Mapping[str, str] | None = None,
+) -> StackFiles:
+    """The stack's config as the CLI passes it. `overrides` replace values (keys without the
+    project namespace) as `pulumi config set` would; `secret_overrides` as `--secret` would."""
     project_file = _read_yaml(root / "Pulumi.yaml")
     project = str(project_file.get("name", ""))
     values: dict[str, str] = {}
@@ -50,7 +59,7 @@ def load(stack: str, root: Path = ROOT) -> StackFiles:
     stack_path = root / f"Pulumi.{stack}.yaml"
     if not stack_path.is_file():
         raise StackFileError(f"no stack file {stack_path.name}: stacks here are {', '.join(stacks(root)) or 'none'}")
-    secrets = set()
+    secrets: set[str] = set()
     for key, value in (_read_yaml(stack_path).get("config") or {}).items():
         full = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
@@ -58,6 +67,11 @@ def load(stack: str, root: Path = ROOT) -> StackFiles:
             secrets.add(full)
         else:
             values[full] = encode(value)
+    for key, value in (overrides or {}).items():
+        values[f"{project}:{key}"] = value
+    for key, value in (secret_overrides or {}).items():
+        values[f"{project}:{key}"] = value
+        secrets.add(f"{project}:{key}")
     return StackFiles(project=project, values=values, secret_keys=frozenset(secrets))
 
 

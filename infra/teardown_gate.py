@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra import stack_files
-from infra.config import ConfigError, StackConfig, parse_namespaced
+from infra.config import ConfigError, StackConfig, load_stack
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,7 @@ class Verdict:
 
 
 def load(stack: str, root: Path = stack_files.ROOT) -> StackConfig:
-    files = stack_files.load(stack, root)
-    return parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)
+    return load_stack(stack, root)
 
 
 def on_demand(cfg: StackConfig, confirmation: str, *, allow_protected: bool = False) -> Verdict:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from infra import offline, stack_files
-from infra.config import PROJECT, StackConfig, parse_namespaced
+from infra.config import PROJECT, StackConfig, load_stack
 from infra.plan import Plan, make_plan
 
 Recorder = Callable[..., offline.Recording]
@@ -38,5 +38,4 @@ def stack_runs(stack_plans: dict[str, Plan]) -> dict[str, offline.Recording]:
 
 
 def stack_config(stack: str) -> StackConfig:
-    files = stack_files.load(stack)
-    return parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)
+    return load_stack(stack)
