@@ -66,12 +66,13 @@ class AksCluster(pulumi.ComponentResource):
         self.name = cluster.name
         self.resource_id = cluster.id
         self.kubeconfig = self._admin_kubeconfig(args, cluster)
-        # delete_unreachable lets `pulumi destroy` drop the Kubernetes objects from state
-        # when the cluster is already gone (a torn-down bootcamp session).
+        # No deleteUnreachable here: with it on, a refresh while the API server is briefly
+        # unreachable drops every Kubernetes object from the state, and the next `up` collides
+        # with the objects that still exist. The teardown sets PULUMI_K8S_DELETE_UNREACHABLE for
+        # its destroy instead, which the provider reads then (pulumi-kubernetes#2489).
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
-            delete_unreachable=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.pools.values())),
         )
         self.register_outputs({"name": self.name, "resource_id": self.resource_id, "kubeconfig": self.kubeconfig})

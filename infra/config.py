@@ -12,7 +12,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -80,6 +80,13 @@ class ConfigError(pulumi.RunError):
         self.rule = rule
         shown = value if isinstance(value, Secret) else json.dumps(value)
         super().__init__(f"config {self.key} = {shown}: {rule}")
+
+
+class MissingSecretError(ConfigError):
+    """A secret the stack needs is not set; the message gives the command that sets it."""
+
+    def __init__(self, key: str, condition: str) -> None:
+        super().__init__(key, None, f"is required {condition}: pulumi config set --secret {key}")
 
 
 @dataclass(frozen=True)
@@ -559,7 +566,7 @@ def _agents(read: _Reader, team_count: int) -> AgentConfig:
             "azdoOrganizationUrl", url, "must be https://dev.azure.com/ORGANIZATION when agentCount is above 0"
         )
     if count and not pat:
-        raise ConfigError("azdoPat", None, "is required when agentCount is above 0: pulumi config set --secret azdoPat")
+        raise MissingSecretError("azdoPat", "when agentCount is above 0")
     return AgentConfig(
         count=count,
         vm_size=read.string("agentVmSize", VM_SIZE, "must be an Azure VM size such as Standard_D4s_v3"),
@@ -647,11 +654,7 @@ def _database(read: _Reader) -> DatabaseConfig:
     mode = read.choice("databaseMode", ("in-cluster", "external"))
     secret = read.values.get("databaseConnectionString") or None
     if mode == "external" and not secret:
-        raise ConfigError(
-            "databaseConnectionString",
-            None,
-            "is required when databaseMode is external: pulumi config set --secret databaseConnectionString",
-        )
+        raise MissingSecretError("databaseConnectionString", "when databaseMode is external")
     return DatabaseConfig(mode=mode, connection_string=Secret(secret) if secret else None)
 
 
@@ -668,7 +671,37 @@ def load_stack(
     secret_overrides: Mapping[str, str] | None = None,
 ) -> StackConfig:
     """Parse Pulumi.yaml and Pulumi.<stack>.yaml (and any overrides) without the engine."""
-    return from_files(stack_files.load(stack, root, overrides=overrides, secret_overrides=secret_overrides), stack)
+    return from_files(offline_files(stack, root, overrides=overrides, secret_overrides=secret_overrides), stack)
+
+
+def offline_files(
+    stack: str,
+    root: Path = stack_files.ROOT,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    secret_overrides: Mapping[str, str] | None = None,
+) -> stack_files.StackFiles:
+    """The stack files as an offline run reads them: every required secret that is not set
+    (no stack file commits one) becomes a marked placeholder, listed in `placeholders`."""
+    files = stack_files.load(stack, root, overrides=overrides, secret_overrides=secret_overrides)
+    filled: set[str] = set()
+    while True:
+        try:
+            from_files(files, stack)
+        except MissingSecretError as missing:
+            if missing.key in filled:
+                raise
+            filled.add(missing.key)
+            files = replace(
+                files,
+                values={**files.values, missing.key: stack_files.PLACEHOLDER.format(key=missing.key)},
+                secret_keys=files.secret_keys | {missing.key},
+                placeholders=frozenset(filled),
+            )
+        except ConfigError:
+            return files  # the parse that follows reports it
+        else:
+            return files
 
 
 def from_files(files: stack_files.StackFiles, stack: str) -> StackConfig:

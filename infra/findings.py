@@ -125,8 +125,14 @@ def arm_throttling(rec: Recording) -> Iterator[Finding]:
 
 def teardown_ready(rec: Recording) -> Iterator[Finding]:
     for p in rec.of_type("pulumi:providers:kubernetes"):
-        if p.plain("deleteUnreachable") not in ("true", True):
-            yield Finding("warning", "k8s-delete-unreachable", p.name, "teardown fails once the cluster is gone")
+        if p.plain("deleteUnreachable") in ("true", True):
+            yield Finding(
+                "warning",
+                "k8s-delete-unreachable",
+                p.name,
+                "a refresh while the API server is unreachable drops every Kubernetes object from the state;"
+                " leave it to the teardown (PULUMI_K8S_DELETE_UNREACHABLE)",
+            )
 
 
 RULES: tuple[Rule, ...] = (

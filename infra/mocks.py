@@ -38,49 +38,56 @@ class OfflineMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
-        typ, name = args.typ, args.name
-        if typ == "pulumi:pulumi:StackReference":
+        if args.typ == "pulumi:pulumi:StackReference":
             if self.stack_outputs is None:
                 raise ValueError(f"stack reference {inputs.get('name')} has no offline outputs")
             ref = str(inputs["name"])
             raw = dict(self.stack_outputs(ref))
             secret_names = sorted(k for k, v in raw.items() if _has_secret(v))
             return ref, {"name": ref, "outputs": reveal(raw), "secretOutputNames": secret_names}
-        if typ == "pulumi-python:dynamic:Resource" and {"targetServer", "repository", "digest"} <= inputs.keys():
+        if args.typ == "pulumi-python:dynamic:Resource" and {"targetServer", "repository", "digest"} <= inputs.keys():
             # ImagePromotion: the copy itself needs the registries; offline, only its result.
             image = f"{inputs['targetServer']}/{inputs['repository']}@{inputs['digest']}"
             return image, {**inputs, "image": image, "method": "offline"}
-        if typ.startswith("random:"):
-            return f"{name}-id", {**inputs, "result": _random_result(typ, name, inputs)}
-        if typ.startswith("azure-native:"):
-            return _azure(typ, name, inputs)
-        if typ.startswith("kubernetes:"):
-            return _kubernetes(typ, name, inputs)
-        return f"{name}-id", inputs
+        return answer(args.typ, args.name, inputs, stack=pulumi.get_stack())
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        return self._call(args.token, args.args), []
+        return call(args.token, args.args), []
 
-    def _call(self, token: str, a: dict[str, Any]) -> dict[str, Any]:
-        if token == "azure-native:containerregistry:listRegistryCredentials":
-            registry = str(a.get("registryName"))
-            return {
-                "username": registry,
-                "passwords": [
-                    {"name": "password", "value": fake_secret("acr-password", registry)},
-                    {"name": "password2", "value": fake_secret("acr-password2", registry)},
-                ],
-            }
-        if token == "azure-native:containerservice:listManagedClusterAdminCredentials":
-            cluster = str(a.get("resourceName"))
-            kubeconfig = (
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: {c}\n  cluster:\n"
-                "    server: https://{c}.hcp.westeurope.azmk8s.io:443\ncontexts:\n- name: {c}\n"
-                "  context: {{cluster: {c}, user: clusterAdmin}}\ncurrent-context: {c}\nusers:\n"
-                "- name: clusterAdmin\n  user:\n    token: {t}\n"
-            ).format(c=cluster, t=fake_secret("kube-token", cluster))
-            return {"kubeconfigs": [{"name": "clusterAdmin", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
-        return {}
+
+def answer(typ: str, name: str, inputs: dict[str, Any], *, stack: str) -> tuple[str, dict[str, Any]]:
+    """What the provider of `typ` answers when a resource is created: its id and its state.
+    The offline plan's mocks and the real-engine tests' stand-in provider both ask here."""
+    if typ.startswith("random:"):
+        return f"{name}-id", {**inputs, "result": _random_result(typ, name, inputs, stack)}
+    if typ.startswith("azure-native:"):
+        return _azure(typ, name, inputs)
+    if typ.startswith("kubernetes:"):
+        return _kubernetes(typ, name, inputs, stack)
+    return f"{name}-id", inputs
+
+
+def call(token: str, a: dict[str, Any]) -> dict[str, Any]:
+    """What a provider function answers (the credentials listings the program reads)."""
+    if token == "azure-native:containerregistry:listRegistryCredentials":
+        registry = str(a.get("registryName"))
+        return {
+            "username": registry,
+            "passwords": [
+                {"name": "password", "value": fake_secret("acr-password", registry)},
+                {"name": "password2", "value": fake_secret("acr-password2", registry)},
+            ],
+        }
+    if token == "azure-native:containerservice:listManagedClusterAdminCredentials":
+        cluster = str(a.get("resourceName"))
+        kubeconfig = (
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: {c}\n  cluster:\n"
+            "    server: https://{c}.hcp.westeurope.azmk8s.io:443\ncontexts:\n- name: {c}\n"
+            "  context: {{cluster: {c}, user: clusterAdmin}}\ncurrent-context: {c}\nusers:\n"
+            "- name: clusterAdmin\n  user:\n    token: {t}\n"
+        ).format(c=cluster, t=fake_secret("kube-token", cluster))
+        return {"kubeconfigs": [{"name": "clusterAdmin", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+    return {}
 
 
 def _has_secret(value: Any) -> bool:
@@ -99,12 +106,12 @@ def reveal(value: Any) -> Any:
     return value
 
 
-def _random_result(typ: str, name: str, inputs: Mapping[str, Any]) -> str:
+def _random_result(typ: str, name: str, inputs: Mapping[str, Any], stack: str) -> str:
     if typ == "random:index/randomPassword:RandomPassword":
-        return fake_secret("password", f"{pulumi.get_stack()}/{name}")
+        return fake_secret("password", f"{stack}/{name}")
     length = int(inputs.get("length", 8))
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-    raw = hashlib.sha256(f"{pulumi.get_stack()}/{name}".encode()).digest()
+    raw = hashlib.sha256(f"{stack}/{name}".encode()).digest()
     return "".join(alphabet[b % len(alphabet)] for b in raw)[:length]
 
 
@@ -161,12 +168,12 @@ def _azure(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
     return rid, state
 
 
-def _kubernetes(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _kubernetes(typ: str, name: str, inputs: dict[str, Any], stack: str) -> tuple[str, dict[str, Any]]:
     metadata = dict(inputs.get("metadata") or {})
     metadata.setdefault("name", name)
     state = {**inputs, "metadata": metadata}
     if typ == "kubernetes:core/v1:Service" and (inputs.get("spec") or {}).get("type") == "LoadBalancer":
-        octets = bytes.fromhex(digest("ip", pulumi.get_stack(), name, length=6))
+        octets = bytes.fromhex(digest("ip", stack, name, length=6))
         state["status"] = {"loadBalancer": {"ingress": [{"ip": f"20.{octets[0]}.{octets[1]}.{octets[2] or 1}"}]}}
     namespace = metadata.get("namespace")
     return (f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])), state

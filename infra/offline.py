@@ -1,8 +1,8 @@
 """Runs the real program under the Pulumi engine's mocks and records what it registers.
 
-`run` does what Pulumi's Python language host does (change into infra/, `runpy.run_path`
-it inside a root Stack), with the config of Pulumi.yaml and Pulumi.<stack>.yaml, against
-`OfflineMocks`. The monitor keeps each registration as the engine would receive it: parent,
+`run` does what Pulumi's Python language host does (change into the program directory, the
+project root, and `runpy.run_path` it inside a root Stack), with the config of Pulumi.yaml and
+Pulumi.<stack>.yaml, against `OfflineMocks`. The monitor keeps each registration as the engine would receive it: parent,
 dependencies, provider and the inputs with their secret markers intact, so secrecy can be
 checked on what would leave the program.
 """
@@ -26,7 +26,7 @@ from pulumi.runtime import settings as sdk_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from infra import stack_files
+from infra import config, stack_files
 from infra.mocks import RESOURCE_SIG, SIG_KEY, OfflineMocks
 from infra.mocks import SECRET_SIG as SECRET_VALUE_SIG
 from infra.mocks import reveal as unwrap
@@ -214,16 +214,19 @@ def run(
     secret_overrides: Mapping[str, str] | None = None,
     stack_outputs: Callable[[str], Mapping[str, Any]] | None = None,
     on_register: Callable[[int], None] | None = None,
+    files: stack_files.StackFiles | None = None,
 ) -> Recording:
-    """Run infra/ for `stack` under mocks. `overrides` replace config values (keys without
+    """Run the program for `stack` under mocks. `overrides` replace config values (keys without
     the project namespace, values as the CLI would pass them); `secret_overrides` set
     values as `pulumi config set --secret` would."""
-    files = stack_files.load(stack, root, overrides=overrides, secret_overrides=secret_overrides)
+    if files is None:
+        files = config.offline_files(stack, root, overrides=overrides, secret_overrides=secret_overrides)
 
-    program = root / "infra"
-    with _chdir(program):
+    # As the language host does: the program directory (the project root) is the working
+    # directory, and its __main__.py runs as __main__.
+    with _chdir(root):
         return record(
-            lambda: runpy.run_path(str(program), run_name="__main__"),
+            lambda: runpy.run_path(str(root), run_name="__main__"),
             project=files.project,
             stack=stack,
             config=files.values,

@@ -85,6 +85,7 @@ class Plan:
     project: str
     config: StackConfig
     config_values: dict[str, str]  # secrets already replaced by [secret]
+    needed_secrets: list[str]  # required secrets not set, planned with marked placeholders
     recording: offline.Recording
     findings: list[Finding]
     critical: graph.CriticalPath
@@ -113,7 +114,7 @@ def make_plan(
     if stack in _chain:
         raise PlanError(f"stack references form a cycle: {' -> '.join((*_chain, stack))}")
     started = time.perf_counter()
-    files = stack_files.load(stack, root, overrides=overrides, secret_overrides=secret_overrides)
+    files = config.offline_files(stack, root, overrides=overrides, secret_overrides=secret_overrides)
     cfg = config.from_files(files, stack)
 
     references = {}
@@ -137,8 +138,7 @@ def make_plan(
     rec = offline.run(
         stack,
         root=root,
-        overrides=overrides,
-        secret_overrides=secret_overrides,
+        files=files,
         stack_outputs=outputs_of,
         on_register=(lambda n: progress(stack, n)) if progress else None,
     )
@@ -149,6 +149,7 @@ def make_plan(
         project=files.project,
         config=cfg,
         config_values=shown,
+        needed_secrets=sorted(files.placeholders),
         recording=rec,
         findings=sorted(
             check_graph(rec) + check_policies(rec) + quota.check(rec, cfg),
@@ -173,6 +174,12 @@ def render(plan: Plan) -> str:
         out.append(f"  stack reference {name}: answered from the offline plan of {name}")
     expiry = plan.config.expires_at
     out.append(f"  expires: {expiry:%Y-%m-%dT%H:%M:%SZ}" if expiry else "  expires: never (no expiresAt)")
+    if plan.needed_secrets:
+        out += ["", "Needed before `pulumi up` (planned with marked placeholders)"]
+        out += [
+            f"  {key}: pulumi config set --stack {plan.stack} --secret {key.split(':', 1)[1]}"
+            for key in plan.needed_secrets
+        ]
     out += ["", f"Resources ({len(rec.resources)})", *_tree(rec)]
     out += ["", "Count by type"]
     out += [f"  {n:4}  {typ}" for typ, n in sorted(Counter(r.type for r in rec.resources.values()).items())]
@@ -199,6 +206,7 @@ def document(plan: Plan) -> dict[str, Any]:
         "project": plan.project,
         "stack": plan.stack,
         "config": plan.config_values,
+        "neededSecrets": plan.needed_secrets,
         "references": {name: offline.mask(ref.recording.stack_outputs) for name, ref in plan.references.items()},
         "resources": [
             {

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER = "[offline placeholder for secure value {key}]"
+PLACEHOLDER = "[offline placeholder for secret {key}]"
 
 
 class StackFileError(Exception):
@@ -29,6 +29,8 @@ class StackFiles:
     project: str
     values: dict[str, str]
     secret_keys: frozenset[str]
+    # Required secrets the files do not set, filled with marked placeholders for an offline run.
+    placeholders: frozenset[str] = frozenset()
 
 
 def stacks(root: Path = ROOT) -> list[str]:

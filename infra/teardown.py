@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                 cwd=stack_files.ROOT,
                 check=True,
             )
+        # The cluster may be gone already: its Kubernetes objects then leave the state with it.
+        stack.workspace.env_vars = {**stack.workspace.env_vars, "PULUMI_K8S_DELETE_UNREACHABLE": "true"}
         stack.destroy(on_output=print, message=f"teardown of {args.stack}")
         stack.workspace.remove_stack(args.stack, preserve_config=True)
     except FileNotFoundError:

@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from infra import stack_files
-from infra.config import ConfigError, Secret, StackConfig, parse
+from infra.config import ConfigError, Secret, StackConfig, offline_files, parse
 
-FILES = stack_files.load("dev")
+FILES = offline_files("dev")
 DEV = {k.split(":", 1)[1]: v for k, v in FILES.values.items()}
 DEV_SECRETS = frozenset(k.split(":", 1)[1] for k in FILES.secret_keys)
 

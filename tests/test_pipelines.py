@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -248,7 +248,9 @@ def test_teardown_refuses_prod_unless_its_config_allows_it() -> None:
     verdict = teardown_gate.on_demand(prod, "destroy prod")
     assert not verdict.allowed and "teardownAllowed: false" in verdict.reason
     past = datetime(2020, 1, 1, tzinfo=UTC)
-    assert not teardown_gate.on_schedule(gate_config("prod", expires_at=past), datetime.now(UTC)).allowed
+    assert not teardown_gate.on_schedule(
+        gate_config("prod", expires_at=past), datetime(2026, 12, 1, tzinfo=UTC)
+    ).allowed
     unguarded = gate_config("prod", teardown_allowed=True)
     assert not teardown_gate.on_demand(unguarded, "destroy prod").allowed  # still protected
     assert teardown_gate.on_demand(unguarded, "destroy prod", allow_protected=True).allowed
@@ -258,11 +260,16 @@ def test_teardown_refuses_prod_unless_its_config_allows_it() -> None:
 
 
 def test_the_gate_writes_the_destroy_matrix_as_the_workflow_reads_it(tmp_path: Path) -> None:
+    # The clock is given: the committed venue is judged an hour before and an hour after its end.
+    venue_ends = teardown_gate.load("venue-ams").expires_at
+    assert venue_ends is not None
     output = tmp_path / "github_output"
     assert teardown_gate.main(["dev", "--confirm", "destroy dev", "--github-output", str(output)]) == 0
     assert teardown_gate.main(["prod", "--confirm", "destroy prod", "--github-output", str(output)]) == 3
-    assert teardown_gate.main(["--expired", "--github-output", str(output)]) == 0
-    assert output.read_text().splitlines() == ['stacks=["dev"]', "stacks=[]", "stacks=[]"]
+    before, after = venue_ends - timedelta(hours=1), venue_ends + timedelta(hours=1)
+    assert teardown_gate.main(["--expired", "--github-output", str(output)], now=before) == 0
+    assert teardown_gate.main(["--expired", "--github-output", str(output)], now=after) == 0
+    assert output.read_text().splitlines() == ['stacks=["dev"]', "stacks=[]", "stacks=[]", 'stacks=["venue-ams"]']
 
 
 # --- the Windows version -------------------------------------------------------------------

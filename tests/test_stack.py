@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from components.naming import ACR_PULL_ROLE, WINDOWS_POOL_NAME
@@ -139,30 +133,6 @@ def test_external_connection_string_stays_secret() -> None:
     assert not [s for r in rec.resources.values() for s in offline.clear_strings(r.inputs) if SECRET_MARK in s]
     secret = rec.one("kubernetes:core/v1:Secret")
     assert secret.plain("stringData.MusicStoreEntities").endswith("external")
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_language_host_run_finds_the_same_resources(
-    stack: str, stack_plans: dict[str, Plan], stack_runs: dict[str, offline.Recording], tmp_path: Path
-) -> None:
-    files = stack_files.load(stack)
-    references = tmp_path / "references.json"
-    references.write_text(json.dumps({n: p.recording.stack_outputs for n, p in stack_plans[stack].references.items()}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-    env["PULUMI_CONFIG"] = json.dumps(files.values)
-    env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(sorted(files.secret_keys))
-    host = subprocess.run(
-        [sys.executable, "-I", str(stack_files.ROOT / "tests" / "host_run.py"), files.project, stack, str(references)],
-        cwd=stack_files.ROOT / "infra",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert host.returncode == 0, host.stderr[-2000:]
-    expected = sorted([r.type, r.name] for r in stack_runs[stack].resources.values())
-    assert json.loads(host.stdout.strip().splitlines()[-1]) == expected
 
 
 def test_prod_deploys_the_promoted_digest_never_a_tag(stack_runs: dict[str, offline.Recording]) -> None:

@@ -1,0 +1,144 @@
+"""The real Pulumi CLI on a temporary copy of the project, hermetic and offline.
+
+What it sets up (pulumi-engine.md in the shared reference, and the CLI's source):
+- the CLI and its Python language host from scripts/build-pulumi, first on PATH;
+- its own PULUMI_HOME (plugins, credentials), a file:// backend and a passphrase, and no
+  automatic plugin downloads: nothing reads the user's ~/.pulumi or waits on the network;
+- a copy of the project's tracked files, with `.venv` linked to the project's venv (where
+  requirements.txt installed this project), as CI and a user have it;
+- the stand-in provider (tests/support/standin_provider.py) installed as the plugins
+  azure-native, kubernetes and random at exactly the versions the installed SDKs declare in
+  their pulumi-plugin.json, with `pulumi plugin install resource NAME VERSION --file`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSPHRASE = "engine-tests-passphrase"
+STAND_IN_PACKAGES = {
+    "azure-native": "pulumi_azure_native",
+    "kubernetes": "pulumi_kubernetes",
+    "random": "pulumi_random",
+}
+
+
+def cli_bin() -> Path:
+    """The folder with `pulumi` and its Python host (built once, then cached by go.sum)."""
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "build-pulumi")], capture_output=True, text=True, check=False, timeout=3000
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"scripts/build-pulumi failed: {out.stderr.strip()[-2000:]}")
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def plugin_version(module: str) -> str:
+    """The plugin version an installed Pulumi SDK package asks the engine for."""
+    for file in metadata.files(module.replace("_", "-")) or []:
+        if file.name == "pulumi-plugin.json":
+            return str(json.loads(Path(str(file.locate())).read_text())["version"])
+    raise RuntimeError(f"{module} ships no pulumi-plugin.json")
+
+
+def project_files(root: Path = ROOT) -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    return [name for name in listed if (root / name).is_file()]
+
+
+@dataclass
+class Workspace:
+    """One hermetic Pulumi home, backend and project copy under `base`."""
+
+    base: Path
+    bin: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def project(self) -> Path:
+        return self.base / "project"
+
+    @property
+    def state(self) -> Path:
+        return self.base / "state"
+
+    @property
+    def cloud(self) -> Path:
+        return self.base / "cloud"
+
+    @classmethod
+    def create(cls, base: Path, bin_dir: Path, *, backend: str | None = None) -> Workspace:
+        ws = cls(base=base, bin=bin_dir)
+        ws.state.mkdir(parents=True, exist_ok=True)
+        for name in project_files():
+            target = ws.project / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target)
+        (ws.project / ".venv").symlink_to(Path(sys.prefix))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "MUSICSTORE_STANDIN_"))}
+        env.update(
+            PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+            PULUMI_HOME=str(base / "home"),
+            PULUMI_BACKEND_URL=backend or ws.state.as_uri(),
+            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+            PULUMI_SKIP_UPDATE_CHECK="true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+            PULUMI_SKIP_CONFIRMATIONS="true",
+            PULUMI_COLOR="never",
+            MUSICSTORE_STANDIN_CLOUD=str(ws.cloud),
+        )
+        ws.env = env
+        ws.install_stand_ins()
+        return ws
+
+    def install_stand_ins(self) -> None:
+        launchers = self.base / "launchers"
+        launchers.mkdir(exist_ok=True)
+        provider = self.project / "tests" / "support" / "standin_provider.py"
+        for package, module in STAND_IN_PACKAGES.items():
+            version = plugin_version(module)
+            launcher = launchers / f"pulumi-resource-{package}"
+            launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{provider}" {package} {version} "$@"\n')
+            launcher.chmod(0o755)
+            self.pulumi("plugin", "install", "resource", package, version, "--file", str(launcher))
+
+    def pulumi(
+        self, *args: str, stack: str | None = None, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        command = ["pulumi", *args, *(["--stack", stack] if stack else [])]
+        done = subprocess.run(
+            command,
+            cwd=self.project,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(command)} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+            )
+        return done
+
+    def init(self, stack: str, secrets: dict[str, str], values: dict[str, str] | None = None) -> None:
+        """`pulumi stack init` and the config the README has a user set before `pulumi up`."""
+        self.pulumi("stack", "init", stack)
+        for key, value in secrets.items():
+            self.pulumi("config", "set", "--secret", key, value, stack=stack)
+        for key, value in (values or {}).items():
+            self.pulumi("config", "set", key, value, stack=stack)

@@ -1,0 +1,301 @@
+"""A local stand-in for the provider plugins that need Azure (azure-native, kubernetes, random).
+
+The real Pulumi CLI starts it as `pulumi-resource-<NAME> [flags] ENGINE_ADDRESS` in the program
+directory and reads its gRPC port from its first line of output (sdk/go/common/resource/plugin/
+plugin.go, `newPlugin`). It serves the ResourceProvider service of the pulumi wheel's
+`provider_pb2_grpc`, as `pulumi/dynamic/__main__.py` does, and answers what Azure would with
+`infra.mocks.answer` and `infra.mocks.call`: the offline plan's one description of Azure's answers.
+
+What it keeps: a "cloud", one JSON file per object under $MUSICSTORE_STANDIN_CLOUD, so a refresh
+reads what exists and a destroy leaves it empty. How it diffs: old inputs against new inputs;
+a change to a property the real provider cannot update is a replacement (see REPLACE_KEYS).
+
+Faults and local services, through the environment (plugins inherit the CLI's):
+- MUSICSTORE_STANDIN_FAIL: comma-separated logical names whose create or update fails.
+- MUSICSTORE_STANDIN_UNREACHABLE=kubernetes: the cluster's API server does not answer; reads
+  then do what the real provider does with `deleteUnreachable` / `skipUpdateUnreachable`.
+- MUSICSTORE_STANDIN_REGISTRIES: JSON {"<stack>/<team>": {"server", "username", "password"}}:
+  that team's registry is a local registry server (its login server and admin credentials).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from infra import mocks
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's sentinel for a value not known yet
+
+# Properties whose change the real provider answers with a replacement. azure-native: the ARM
+# URL's path parameters (resource group, the resource's and its parents' names) and `location`,
+# which ARM cannot move (pulumi-azure-native marks them forceNew in its metadata); plus the role
+# assignment's principal and role, which ARM refuses to update ("RoleAssignmentUpdateNotPermitted").
+# kubernetes: an object's name and namespace, and a Deployment's selector, which the API server
+# rejects as immutable. random: every argument (the random provider marks each ForceNew).
+REPLACE_KEYS: dict[str, frozenset[str]] = {
+    "azure-native:containerservice:AgentPool": frozenset({"resourceName"}),
+    "azure-native:network:Subnet": frozenset({"virtualNetworkName"}),
+    "azure-native:compute:VirtualMachineExtension": frozenset({"vmName"}),
+    "azure-native:authorization:RoleAssignment": frozenset(
+        {"scope", "roleAssignmentName", "principalId", "roleDefinitionId"}
+    ),
+}
+AZURE_REPLACE = frozenset({"resourceGroupName", "location"})
+KUBERNETES_REPLACE = frozenset({"metadata.name", "metadata.namespace", "spec.selector"})
+
+
+def replace_keys(typ: str, changed: set[str]) -> list[str]:
+    """The changed properties (dotted paths) that force the real provider to replace."""
+    if typ.startswith("random:"):
+        return sorted(changed)
+    if typ.startswith("kubernetes:"):
+        return sorted(k for k in changed if any(k == p or k.startswith(p + ".") for p in KUBERNETES_REPLACE))
+    name_key = mocks.NAME_KEY_FOR_TYPE.get(typ)
+    fixed = AZURE_REPLACE | REPLACE_KEYS.get(typ, frozenset()) | ({name_key} if name_key else set())
+    return sorted(k for k in changed if k.split(".")[0] in fixed)
+
+
+def changed_paths(old: Any, new: Any, prefix: str = "") -> set[str]:
+    """Dotted paths where two plain values differ; two levels deep, as detailed diffs go."""
+    if old == new:
+        return set()
+    if isinstance(old, dict) and isinstance(new, dict) and prefix.count(".") < 1:
+        keys = set(old) | set(new)
+        return set().union(*(changed_paths(old.get(k), new.get(k), f"{prefix}{k}.") for k in keys))
+    return {prefix.rstrip(".") or "*"}
+
+
+def to_dict(struct: struct_pb2.Struct | None) -> dict[str, Any]:
+    return json_format.MessageToDict(struct) if struct is not None else {}
+
+
+def to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    out = struct_pb2.Struct()
+    out.update(value)
+    return out
+
+
+def plain(value: Any) -> Any:
+    return mocks.reveal(value)
+
+
+def stack_of(urn: str) -> str:
+    return urn.split("::")[0].rsplit(":", 1)[-1]
+
+
+class Cloud:
+    """What exists, one file per object, shared by every provider process of a test."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, scope: str, rid: str) -> Path:
+        return self.root / (hashlib.sha256(f"{scope}|{rid}".encode()).hexdigest()[:32] + ".json")
+
+    def put(self, scope: str, rid: str, record: dict[str, Any]) -> None:
+        path = self._path(scope, rid)
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"scope": scope, "id": rid, **record}))
+        tmp.replace(path)
+
+    def get(self, scope: str, rid: str) -> dict[str, Any] | None:
+        path = self._path(scope, rid)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def delete(self, scope: str, rid: str) -> None:
+        self._path(scope, rid).unlink(missing_ok=True)
+
+    def find(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        for path in self.root.glob("*.json"):
+            record = json.loads(path.read_text())
+            if predicate(record):
+                return record
+        return None
+
+
+def _reports_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(self: StandIn, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except ProviderError as err:
+            context.abort(grpc.StatusCode.UNKNOWN, str(err))
+        except Exception:
+            context.abort(grpc.StatusCode.UNKNOWN, traceback.format_exc())
+
+    return wrapper
+
+
+class ProviderError(Exception):
+    """An error the real service would answer, shown to the user as the provider's message."""
+
+
+class StandIn(provider_pb2_grpc.ResourceProviderServicer):
+    def __init__(self, package: str, version: str) -> None:
+        self.package = package
+        self.version = version
+        self.config: dict[str, Any] = {}
+        self.cloud = Cloud(Path(os.environ["MUSICSTORE_STANDIN_CLOUD"]))
+        self.failing = {n for n in os.environ.get("MUSICSTORE_STANDIN_FAIL", "").split(",") if n}
+        self.registries: dict[str, dict[str, str]] = json.loads(os.environ.get("MUSICSTORE_STANDIN_REGISTRIES") or "{}")
+
+    # --- the cluster this provider talks to, for kubernetes ---------------------------------
+    @property
+    def scope(self) -> str:
+        if self.package != "kubernetes":
+            return self.package
+        kubeconfig = str(plain(self.config.get("kubeconfig", "")))
+        servers = [line.split("server:", 1)[1].strip() for line in kubeconfig.splitlines() if "server:" in line]
+        return f"kubernetes|{servers[0] if servers else 'ambient'}"
+
+    def _unreachable(self) -> bool:
+        return self.package == "kubernetes" and os.environ.get("MUSICSTORE_STANDIN_UNREACHABLE") == "kubernetes"
+
+    def _flag(self, key: str) -> bool:
+        # The provider's own config, else the variable the real provider also reads at run time
+        # (PULUMI_K8S_DELETE_UNREACHABLE, PULUMI_K8S_SKIP_UPDATE_UNREACHABLE; pulumi-kubernetes#2489).
+        env = "PULUMI_K8S_" + "".join("_" + c if c.isupper() else c.upper() for c in key)
+        return str(plain(self.config.get(key, ""))).lower() == "true" or os.environ.get(env, "").lower() == "true"
+
+    # --- provider configuration -------------------------------------------------------------
+    def GetPluginInfo(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> plugin_pb2.PluginInfo:  # noqa: N802
+        return plugin_pb2.PluginInfo(version=self.version)
+
+    def CheckConfig(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return provider_pb2.CheckResponse(inputs=request.news)
+
+    def DiffConfig(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        olds, news = plain(to_dict(request.old_inputs or request.olds)), plain(to_dict(request.news))
+        changed = sorted(k for k in set(olds) | set(news) if olds.get(k) != news.get(k))
+        kind = provider_pb2.DiffResponse.DIFF_SOME if changed else provider_pb2.DiffResponse.DIFF_NONE
+        return provider_pb2.DiffResponse(changes=kind, diffs=changed)
+
+    def Configure(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        self.config = to_dict(request.args) or {k.rsplit(":", 1)[-1]: v for k, v in request.variables.items()}
+        return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=False)
+
+    # --- resources --------------------------------------------------------------------------
+    def Check(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return provider_pb2.CheckResponse(inputs=request.news)
+
+    @_reports_errors
+    def Diff(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        olds = plain(to_dict(request.old_inputs) if request.HasField("old_inputs") else to_dict(request.olds))
+        news = plain(to_dict(request.news))
+        for key in request.ignoreChanges:
+            top = key.split(".")[0]
+            if top in olds:
+                news[top] = olds[top]
+            else:
+                news.pop(top, None)
+        changed = changed_paths(olds, news)
+        if not changed:
+            return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE)
+        replaces = replace_keys(request.type, changed)
+        return provider_pb2.DiffResponse(
+            changes=provider_pb2.DiffResponse.DIFF_SOME,
+            diffs=sorted({k.split(".")[0] for k in changed}),
+            replaces=sorted({k.split(".")[0] for k in replaces}),
+            # Azure names are the resource's identity: the old one must go before the new one comes.
+            deleteBeforeReplace=bool(replaces) and request.type.startswith("azure-native:"),
+        )
+
+    @_reports_errors
+    def Create(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        rid, state = self._apply(request.type, request.name, request.urn, to_dict(request.properties))
+        return provider_pb2.CreateResponse(id=rid, properties=to_struct(state))
+
+    @_reports_errors
+    def Update(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        _, state = self._apply(request.type, request.name, request.urn, to_dict(request.news))
+        return provider_pb2.UpdateResponse(properties=to_struct(state))
+
+    @_reports_errors
+    def Read(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        if self._unreachable():
+            # pulumi-kubernetes: with deleteUnreachable the object is reported gone, with
+            # skipUpdateUnreachable it stays as it was; with neither the refresh fails.
+            if self._flag("deleteUnreachable"):
+                return provider_pb2.ReadResponse(id="")
+            if self._flag("skipUpdateUnreachable"):
+                return provider_pb2.ReadResponse(id=request.id, properties=request.properties, inputs=request.inputs)
+            raise ProviderError("configured Kubernetes cluster is unreachable: dial tcp: connection refused")
+        record = self.cloud.get(self.scope, request.id)
+        if record is None:
+            return provider_pb2.ReadResponse(id="")
+        return provider_pb2.ReadResponse(id=request.id, properties=to_struct(record["state"]), inputs=request.inputs)
+
+    @_reports_errors
+    def Delete(self, request: Any, context: grpc.ServicerContext) -> empty_pb2.Empty:  # noqa: N802
+        if self._unreachable() and not self._flag("deleteUnreachable"):
+            raise ProviderError("configured Kubernetes cluster is unreachable: dial tcp: connection refused")
+        self.cloud.delete(self.scope, request.id)
+        return empty_pb2.Empty()
+
+    @_reports_errors
+    def Invoke(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        args = plain(to_dict(request.args))
+        result = mocks.call(request.tok, args)
+        if request.tok == "azure-native:containerregistry:listRegistryCredentials":
+            record = self.cloud.find(lambda r: r["state"].get("name") == args.get("registryName"))
+            local = (record or {}).get("local")
+            if local:
+                result = {
+                    "username": local["username"],
+                    "passwords": [{"name": "password", "value": local["password"]}],
+                }
+        return provider_pb2.InvokeResponse(**{"return": to_struct(result)})
+
+    def Cancel(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> empty_pb2.Empty:  # noqa: N802
+        return empty_pb2.Empty()
+
+    def _apply(self, typ: str, name: str, urn: str, raw_inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if name in self.failing:
+            raise ProviderError(f"{typ} {name}: the service answered 409 Conflict (a fault the test asked for)")
+        if self._unreachable():
+            raise ProviderError("configured Kubernetes cluster is unreachable: dial tcp: connection refused")
+        inputs = plain(raw_inputs)
+        stack = stack_of(urn)
+        rid, state = mocks.answer(typ, name, inputs, stack=stack)
+        record: dict[str, Any] = {"type": typ, "name": name}
+        if typ == "azure-native:containerregistry:Registry":
+            team = (inputs.get("tags") or {}).get("team", "")
+            local = self.registries.get(f"{stack}/{team}")
+            if local:
+                state["loginServer"] = local["server"]
+                record["local"] = local
+        # Secret inputs stay secret in what is answered (the engine re-marks them by key too).
+        for key, value in raw_inputs.items():
+            if isinstance(value, dict) and value.get(mocks.SIG_KEY) == mocks.SECRET_SIG:
+                state[key] = {mocks.SIG_KEY: mocks.SECRET_SIG, "value": state.get(key)}
+        self.cloud.put(self.scope, rid, {**record, "state": state})
+        return rid, state
+
+
+def main() -> None:
+    package, version = sys.argv[1], sys.argv[2]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    provider_pb2_grpc.add_ResourceProviderServicer_to_server(StandIn(package, version), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    sys.stdout.write(f"{port}\n")
+    sys.stdout.flush()
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    main()
