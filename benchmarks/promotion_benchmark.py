@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from components.registry_client import RegistryClient  # noqa: E402
-from tests.local_registry import LocalRegistry, digest_of  # noqa: E402
+from tests.support.local_registry import LocalRegistry, digest_of  # noqa: E402
 
 REPO = "mvcmusicstore"
 MIB = 2**20

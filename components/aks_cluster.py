@@ -117,9 +117,14 @@ class AksCluster(pulumi.ComponentResource):
             ),
             tags=args.tags,
             # The username can never change after creation; Azure does not return the
-            # password, so neither may cause a diff.
+            # password, so neither may cause a diff. The engine re-marks an output secret only
+            # under a top-level key whose input was a secret, and the password sits inside
+            # windowsProfile: without additional_secret_outputs the state holds it in clear.
             opts=pulumi.ResourceOptions(
-                parent=self, protect=args.protect, ignore_changes=["windowsProfile.adminPassword"]
+                parent=self,
+                protect=args.protect,
+                ignore_changes=["windowsProfile.adminPassword"],
+                additional_secret_outputs=["windowsProfile"],
             ),
         )
 

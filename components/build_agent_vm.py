@@ -145,8 +145,11 @@ class BuildAgentVm(pulumi.ComponentResource):
             billing_profile=compute.BillingProfileArgs(max_price=-1) if args.spot else None,
             tags=args.tags,
             # The computer name and admin username are fixed at creation; Azure does not
-            # return the password, so it must not cause a diff either.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["osProfile.adminPassword"]),
+            # return the password, so it must not cause a diff either. The password sits inside
+            # osProfile, which the engine would not re-mark secret in the state by itself.
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["osProfile.adminPassword"], additional_secret_outputs=["osProfile"]
+            ),
         )
 
     def _create_bootstrap(self, name: str, args: BuildAgentVmArgs, vm: compute.VirtualMachine) -> None:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import pulumi
 
 from components.naming import LINUX_POOL_NAME, SEMVER, WINDOWS_POOL_NAME, WINDOWS_VERSION_FOR_OS_SKU
-from infra import stack_files
+from infra import messages, stack_files
 
 PROJECT = "musicstore"
 
@@ -78,8 +78,8 @@ class ConfigError(pulumi.RunError):
     def __init__(self, key: str, value: object, rule: str) -> None:
         self.key = f"{PROJECT}:{key}"
         self.rule = rule
-        shown = value if isinstance(value, Secret) else json.dumps(value)
-        super().__init__(f"config {self.key} = {shown}: {rule}")
+        shown = str(value) if isinstance(value, Secret) else json.dumps(value)
+        super().__init__("config " + messages.problem(self.key, shown, rule))
 
 
 class MissingSecretError(ConfigError):

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from components.naming import APP_BASE_IMAGES, WINDOWS_VERSION_FOR_OS_SKU
-from infra import stack_files
+from infra import messages, stack_files
 from infra.config import ConfigError, StackConfig, load_stack
 
 DOCKERFILE = stack_files.ROOT / "app" / "Dockerfile"
@@ -53,7 +53,7 @@ def main() -> int:
     try:
         found = problems(DOCKERFILE.read_text(encoding="utf-8"), stack_configs())
     except (ConfigError, stack_files.StackFileError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(messages.error_line(err), file=sys.stderr)
         return 2
     for line in found:
         print(line)

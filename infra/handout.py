@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra import messages
+
 HIDDEN = "[secret]"
 
 
@@ -139,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             outputs = json.loads(args.outputs.read_text(encoding="utf-8"))
         written = write(sheets(args.stack, outputs, show_passwords=args.show_passwords), args.out / args.stack)
     except (HandoutError, OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(messages.error_line(err), file=sys.stderr)
         return 2
     print(f"{len(written) - 1} team handouts and teams.csv written to {args.out / args.stack}")
     return 0

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra import config, cost, diagram, graph, offline, prices, quota, stack_files
+from infra import config, cost, diagram, graph, messages, offline, prices, quota, stack_files
 from infra.config import ConfigError, StackConfig
 from infra.findings import Finding, check_graph, check_policies
 
@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             args.stack, overrides=overrides, secret_overrides=secrets, progress=_progress, price_table=table
         )
     except (ConfigError, stack_files.StackFileError, PlanError, OSError, ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(messages.error_line(err), file=sys.stderr)
         return 2
     sys.stdout.write(render(plan))
     if args.json:

@@ -19,6 +19,8 @@ from typing import Any
 
 import requests
 
+from infra import messages
+
 TABLE_DATE = "2026-07-01"
 TABLE_SOURCE = "azure-facts.md (Azure retail prices, East US, mid-2026)"
 HOURS_PER_MONTH = 730
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         found = meters(retail_items(args.region))
     except requests.RequestException as err:
-        print(f"error: the Azure Retail Prices API could not be read: {err}", file=sys.stderr)
+        print(messages.error_line(f"the Azure Retail Prices API could not be read: {err}"), file=sys.stderr)
         return 2
     from datetime import UTC, datetime
 

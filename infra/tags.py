@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from components.naming import image_tags
+from infra import messages
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
             build_id=args.build_id, branch=args.branch, version=args.version or None, release=args.release
         )
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(messages.error_line(err), file=sys.stderr)
         return 2
     print(" ".join(tags))
     return 0

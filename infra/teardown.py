@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from infra import stack_files, teardown_gate
+from infra import messages, stack_files, teardown_gate
 from infra.config import ConfigError
 
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = teardown_gate.load(args.stack)
     except (ConfigError, stack_files.StackFileError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(messages.error_line(err), file=sys.stderr)
         return 2
     if not args.dry_run:
         verdict = (
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as err:  # the Automation API raises CommandError and friends
         text = str(err).strip()
-        print(f"error: {text.splitlines()[-1] if text else type(err).__name__}", file=sys.stderr)
+        print(messages.error_line(text.splitlines()[-1] if text else type(err).__name__), file=sys.stderr)
         return 1
     print(f"{args.stack} destroyed and removed; Pulumi.{args.stack}.yaml kept")
     return 0

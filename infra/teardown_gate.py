@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from infra import stack_files
+from infra import messages, stack_files
 from infra.config import ConfigError, StackConfig, load_stack
 
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None, *, now: datetime | None = None, root: Pa
         else:
             verdicts = [on_demand(load(args.stack, root), args.confirm)]
     except (ConfigError, stack_files.StackFileError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(messages.error_line(err), file=sys.stderr)
         return 2
     for v in verdicts:
         print(f"{v.stack}: {'destroy' if v.allowed else 'keep'} ({v.reason})")

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from infra import offline, stack_files
 from infra.config import PROJECT, StackConfig, load_stack
 from infra.plan import Plan, make_plan
 
 Recorder = Callable[..., offline.Recording]
+
+# Property tests draw the same examples on every CI run: derandomized (the examples follow from
+# the test itself), no example database (CI starts without one anyway), and a number of examples
+# chosen for the time it costs. Every failing example ever found is kept as an @example on its
+# test. Elsewhere the draws are random and more, to find new ones; HYPOTHESIS_PROFILE chooses.
+settings.register_profile("ci", derandomize=True, database=None, max_examples=120, deadline=None, print_blob=True)
+settings.register_profile("explore", max_examples=400, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "explore"))
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from components import promotion
 from components.naming import image_tags
 from components.promotion import PromotionError, copy_image
 from components.registry_client import RegistryClient, RegistryError
-from tests.local_registry import LocalRegistry, free_port, layer, push_image, push_index, registries_available
 from tests.stand_in import JsonHandler, serving
+from tests.support.local_registry import LocalRegistry, free_port, layer, push_image, push_index, registries_available
 
 pytestmark = pytest.mark.skipif(
     not registries_available(), reason="scripts/bootstrap --system installs docker-registry"

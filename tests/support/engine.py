@@ -18,9 +18,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
+
+from tests.support.local_registry import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "engine-tests-passphrase"
@@ -135,6 +140,16 @@ class Workspace:
             )
         return done
 
+    def resources(self, stack: str) -> list[dict[str, Any]]:
+        """The resources of the stack's state, as `pulumi stack export` writes them."""
+        exported = json.loads(self.pulumi("stack", "export", stack=stack).stdout)
+        return list(exported.get("deployment", {}).get("resources") or [])
+
+    def cloud_objects(self, stack: str) -> list[dict[str, Any]]:
+        """What the stand-in's cloud holds for the stack."""
+        records = [json.loads(p.read_text()) for p in self.cloud.glob("*.json")]
+        return [r for r in records if r.get("stack") == stack]
+
     def init(self, stack: str, secrets: dict[str, str], values: dict[str, str] | None = None) -> None:
         """`pulumi stack init` and the config the README has a user set before `pulumi up`."""
         self.pulumi("stack", "init", stack)
@@ -142,3 +157,48 @@ class Workspace:
             self.pulumi("config", "set", "--secret", key, value, stack=stack)
         for key, value in (values or {}).items():
             self.pulumi("config", "set", key, value, stack=stack)
+
+
+def readme_blocks(section: str, readme: Path = ROOT / "README.md") -> list[str]:
+    """The bash blocks of one README section (from its heading to the next heading)."""
+    text = readme.read_text(encoding="utf-8")
+    start = text.index(f"\n{section}\n")
+    end = text.find("\n#", start + len(section) + 2)
+    body = text[start : end if end != -1 else len(text)]
+    return [block.split("\n", 1)[1].split("```", 1)[0] for block in body.split("```bash")[1:]]
+
+
+AZURITE = ROOT / ".tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
+QUIET = ("--disableTelemetry", "--skipApiVersionCheck")  # offline: no telemetry, any client API version
+
+
+@contextmanager
+def azurite_blob(account: str, key: str) -> Iterator[dict[str, str]]:
+    """A local Azurite Blob service (what `scripts/bootstrap --tests` installs) for `account`;
+    yields the variables with which gocloud's azureblob opener, hence `pulumi login azblob://`,
+    reaches it instead of Azure (gocloud.dev/blob/azureblob: AZURE_STORAGE_*)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence", *QUIET],
+        env={**os.environ, "AZURITE_ACCOUNTS": f"{account}:{key}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "successfully listens" in line:
+                break
+        else:
+            raise RuntimeError("azurite-blob did not start")
+        yield {
+            "AZURE_STORAGE_ACCOUNT": account,
+            "AZURE_STORAGE_KEY": key,
+            "AZURE_STORAGE_DOMAIN": f"127.0.0.1:{port}",
+            "AZURE_STORAGE_PROTOCOL": "http",
+            "AZURE_STORAGE_IS_LOCAL_EMULATOR": "true",
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -271,7 +271,7 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
         inputs = plain(raw_inputs)
         stack = stack_of(urn)
         rid, state = mocks.answer(typ, name, inputs, stack=stack)
-        record: dict[str, Any] = {"type": typ, "name": name}
+        record: dict[str, Any] = {"type": typ, "name": name, "stack": stack}
         if typ == "azure-native:containerregistry:Registry":
             team = (inputs.get("tags") or {}).get("team", "")
             local = self.registries.get(f"{stack}/{team}")

@@ -1,0 +1,351 @@
+"""Every stack under the real Pulumi CLI: previewed, deployed, deployed again with no change,
+refreshed and torn down, offline. Only Azure is a stand-in (tests/support/standin_provider.py);
+the engine, the language host, the dynamic-provider launcher, the secrets and the YAML reader are
+the CLI's own. The dev and prod registries are local `docker-registry` servers, so prod's image
+promotion really copies by digest in the process the CLI's launcher starts.
+
+Run apart with `pytest -m engine`; left out with `-m "not engine"`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from components.registry_client import RegistryClient
+from infra import stack_files
+from infra.config import load_stack, offline_files
+from infra.mocks import SECRET_MARK
+from infra.plan import Plan
+from tests.support.engine import Workspace, azurite_blob, cli_bin, readme_blocks
+from tests.support.local_registry import LocalRegistry, layer, push_image
+
+pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
+
+REPOSITORY = "mvcmusicstore"
+# Prod reads dev's outputs, so dev goes first; every other stack file is found, not listed.
+STACKS = sorted(stack_files.stacks(), key=lambda s: (s != "dev", load_stack(s).promote_from_stack is not None, s))
+
+
+def secret_value(stack: str, key: str) -> str:
+    """A recognisable value for a required secret, so the state scan can look for it."""
+    return f"{SECRET_MARK}{stack}-{key}-set-by-the-test"
+
+
+@dataclass
+class Deployed:
+    preview: subprocess.CompletedProcess[str]
+    up: subprocess.CompletedProcess[str]
+    second_up: subprocess.CompletedProcess[str]
+    resources: list[dict[str, Any]]
+    outputs: dict[str, Any]
+    secrets: list[str]
+
+
+@pytest.fixture(scope="session")
+def engine_bin() -> Path:
+    return cli_bin()
+
+
+@pytest.fixture(scope="session")
+def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRegistry, LocalRegistry, str]]:
+    base = tmp_path_factory.mktemp("registries")
+    dev, prod = LocalRegistry("dev", base / "dev").start(), LocalRegistry("prod", base / "prod").start()
+    try:
+        digest = push_image(dev.client(), REPOSITORY, [layer("engine-tests")])
+        yield dev, prod, digest
+    finally:
+        dev.stop()
+        prod.stop()
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Workspace:
+    return Workspace.create(tmp_path_factory.mktemp("engine"), engine_bin)
+
+
+@pytest.fixture(scope="session")
+def deployed(workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistry, str]) -> dict[str, Deployed]:
+    dev, prod, digest = registries
+    workspace.env["MUSICSTORE_STANDIN_REGISTRIES"] = json.dumps(
+        {
+            f"{stack}/team1": {"server": r.server, "username": r.username, "password": r.password}
+            for stack, r in (("dev", dev), ("prod", prod))
+        }
+    )
+    done: dict[str, Deployed] = {}
+    for stack in STACKS:
+        secrets = {key.split(":", 1)[1]: secret_value(stack, key) for key in offline_files(stack).placeholders}
+        # The release pipeline sets the digest it built and tested; here, the image pushed to dev.
+        values = {"promoteDigest": digest} if load_stack(stack).promote_from_stack else {}
+        workspace.init(stack, secrets, values)
+        preview = workspace.pulumi("preview", "--json", stack=stack, check=False)
+        up = workspace.pulumi("up", "--yes", stack=stack, check=False)
+        second = workspace.pulumi("up", "--yes", "--expect-no-changes", stack=stack, check=False)
+        done[stack] = Deployed(
+            preview=preview,
+            up=up,
+            second_up=second,
+            resources=workspace.resources(stack),
+            outputs=json.loads(workspace.pulumi("stack", "output", "--json", "--show-secrets", stack=stack).stdout),
+            secrets=list(secrets.values()),
+        )
+    return done
+
+
+def managed(resources: list[dict[str, Any]]) -> Counter[str]:
+    """Types and counts of what the program declares: without the stack and default providers."""
+    return Counter(
+        r["type"]
+        for r in resources
+        if r["type"] != "pulumi:pulumi:Stack" and not r["urn"].rsplit("::", 1)[-1].startswith("default")
+    )
+
+
+def planned(plan: Plan) -> Counter[str]:
+    return Counter(r.type for r in plan.recording.resources.values())
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_preview_up_and_a_second_up_that_changes_nothing(stack: str, deployed: dict[str, Deployed]) -> None:
+    run = deployed[stack]
+    assert run.preview.returncode == 0, run.preview.stderr[-3000:] + run.preview.stdout[-3000:]
+    assert run.up.returncode == 0, run.up.stderr[-3000:] + run.up.stdout[-3000:]
+    assert run.second_up.returncode == 0, run.second_up.stdout[-3000:]
+    # The summary's only line: every resource and the stack itself unchanged (default providers uncounted).
+    # A StackReference is read, not updated, and is not counted there (pulumi-engine.md).
+    summary = run.second_up.stdout.rsplit("Resources:", 1)[1].split("Duration:")[0].split()
+    counted = managed(run.resources) - Counter({"pulumi:pulumi:StackReference": 1})
+    assert summary == [str(sum(counted.values()) + 1), "unchanged"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_up_creates_what_the_offline_plan_lists(
+    stack: str, deployed: dict[str, Deployed], stack_plans: dict[str, Plan]
+) -> None:
+    assert managed(deployed[stack].resources) == planned(stack_plans[stack])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_real_preview_lists_what_the_offline_plan_lists(
+    stack: str, deployed: dict[str, Deployed], stack_plans: dict[str, Plan]
+) -> None:
+    steps = json.loads(deployed[stack].preview.stdout)["steps"]
+    # A StackReference is a read step; everything else a new stack makes, a create.
+    previewed = [{"type": s["newState"]["type"], "urn": s["urn"]} for s in steps if s["op"] in ("create", "read")]
+    assert managed(previewed) == planned(stack_plans[stack])
+
+
+def test_prod_promotes_the_digest_it_was_given_between_the_local_registries(
+    deployed: dict[str, Deployed], registries: tuple[LocalRegistry, LocalRegistry, str]
+) -> None:
+    _, prod, digest = registries
+    team = deployed["prod"].outputs["teams"]["team1"]
+    assert team["registryLoginServer"] == prod.server
+    assert team["image"] == f"{prod.server}/{REPOSITORY}@{digest}"
+    promotion = next(r for r in deployed["prod"].resources if r["type"] == "pulumi-python:dynamic:Resource")
+    assert promotion["outputs"]["method"] == "oci-copy"
+    client = RegistryClient(prod.server, prod.username, prod.password)
+    assert client.manifest_digest(REPOSITORY, digest) == digest
+
+
+def test_prod_reads_devs_real_outputs_through_its_stack_reference(deployed: dict[str, Deployed]) -> None:
+    source = deployed["prod"].outputs["promotionSource"]
+    assert source["stack"].endswith("dev")
+    assert source["registryLoginServers"] == deployed["dev"].outputs["registryLoginServers"]
+
+
+def test_the_state_holds_no_secret_in_clear(deployed: dict[str, Deployed], workspace: Workspace) -> None:
+    # Every file of the backend: stacks, backups and history (pulumi-engine.md: annotateSecrets).
+    needles = {SECRET_MARK} | {s for run in deployed.values() for s in run.secrets}
+    leaks = [
+        f"{path.relative_to(workspace.state)}: {needle}"
+        for path in workspace.state.rglob("*")
+        if path.is_file()
+        for needle in needles
+        if needle in path.read_text(errors="replace")
+    ]
+    assert leaks == []
+
+
+def test_the_outputs_with_secrets_shown_are_what_the_handout_reads(
+    deployed: dict[str, Deployed], workspace: Workspace, tmp_path: Path
+) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(deployed["dev"].outputs))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "infra.handout",
+            "dev",
+            "--outputs",
+            str(outputs),
+            "--out",
+            str(tmp_path / "out"),
+            "--show-passwords",
+        ],
+        cwd=workspace.project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    sheet = (tmp_path / "out" / "dev" / "team1.md").read_text()
+    assert deployed["dev"].outputs["teams"]["team1"]["registryAdminPassword"] in sheet
+
+
+def test_the_policy_pack_fails_an_up_and_a_preview_that_break_a_rule(
+    tmp_path_factory: pytest.TempPathFactory, engine_bin: Path
+) -> None:
+    """Prod without promotion runs its image by tag. In the first preview of a new stack the
+    image is not known yet (it names the registry's login server), and the pack downgrades a
+    rule that reads an unknown value ("can't run during preview", pulumi_policy/policy.py);
+    `up` knows it, and so does every preview once the registry exists."""
+    ws = Workspace.create(tmp_path_factory.mktemp("policy"), engine_bin)
+    ws.init("prod", {"databaseConnectionString": secret_value("prod", "db")})
+    for key in ("promoteFromStack", "promoteDigest", "promoteTag"):
+        ws.pulumi("config", "rm", key, stack="prod")
+    refused = ws.pulumi("up", "--yes", "--policy-pack", "policy", stack="prod", check=False)
+    assert refused.returncode != 0
+    assert "prod-images-by-digest" in refused.stdout + refused.stderr
+    ws.pulumi("up", "--yes", stack="prod")  # as if the pack had not been asked for
+    broken = ws.pulumi("preview", "--policy-pack", "policy", stack="prod", check=False)
+    assert broken.returncode != 0
+    assert "prod-images-by-digest" in broken.stdout + broken.stderr
+
+
+def test_a_stack_that_keeps_the_rules_passes_the_policy_pack(
+    workspace: Workspace, deployed: dict[str, Deployed]
+) -> None:
+    kept = workspace.pulumi("preview", "--policy-pack", "policy", stack="dev", check=False)
+    assert kept.returncode == 0, kept.stdout[-3000:] + kept.stderr[-3000:]
+    assert "musicstore-guardrails" in kept.stdout
+
+
+def test_refresh_keeps_every_object(workspace: Workspace, deployed: dict[str, Deployed]) -> None:
+    workspace.pulumi("refresh", "--yes", stack="dev")
+    assert managed(workspace.resources("dev")) == managed(deployed["dev"].resources)
+
+
+def test_a_refresh_while_the_cluster_is_unreachable_drops_no_kubernetes_object(
+    workspace: Workspace, deployed: dict[str, Deployed]
+) -> None:
+    workspace.pulumi("refresh", "--yes", stack="dev", check=False, env={"MUSICSTORE_STANDIN_UNREACHABLE": "kubernetes"})
+    assert managed(workspace.resources("dev")) == managed(deployed["dev"].resources)
+
+
+def test_destroy_is_refused_for_prods_protected_resources(workspace: Workspace, deployed: dict[str, Deployed]) -> None:
+    refused = workspace.pulumi("destroy", "--yes", stack="prod", check=False)
+    assert refused.returncode != 0
+    assert "protected" in refused.stdout + refused.stderr
+    assert managed(workspace.resources("prod")) == managed(deployed["prod"].resources)
+
+
+def test_pulumi_destroy_empties_a_stack(workspace: Workspace, deployed: dict[str, Deployed]) -> None:
+    venue = next(s for s in STACKS if s.startswith("venue-"))
+    workspace.pulumi("destroy", "--yes", stack=venue)
+    assert managed(workspace.resources(venue)) == Counter()
+    assert workspace.cloud_objects(venue) == []
+
+
+def test_the_teardown_command_empties_a_stack_through_the_automation_api_even_with_the_cluster_gone(
+    workspace: Workspace, deployed: dict[str, Deployed]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.teardown", "dev", "--confirm", "destroy dev"],
+        cwd=workspace.project,
+        env={**workspace.env, "MUSICSTORE_STANDIN_UNREACHABLE": "kubernetes"},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "dev" not in workspace.pulumi("stack", "ls", "--json").stdout
+    assert [o for o in workspace.cloud_objects("dev") if not o["type"].startswith("kubernetes:")] == []
+    assert os.path.exists(workspace.project / "Pulumi.dev.yaml")
+
+
+def test_the_readmes_default_deployment_runs_as_written(
+    tmp_path_factory: pytest.TempPathFactory, engine_bin: Path, registries: tuple[LocalRegistry, LocalRegistry, str]
+) -> None:
+    """The commands of the README's "Default" section, in one shell as a user types them; the
+    only answers given are the PAT at the prompt and the values the section names."""
+    dev, prod, digest = registries
+    ws = Workspace.create(tmp_path_factory.mktemp("readme"), engine_bin)
+    home = ws.base / "user-home"
+    home.mkdir()
+    env = {k: v for k, v in ws.env.items() if k not in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")}
+    env.update(
+        HOME=str(home),
+        DATABASE_CONNECTION_STRING=secret_value("prod", "db"),
+        PROMOTE_DIGEST=digest,
+        MUSICSTORE_STANDIN_REGISTRIES=json.dumps(
+            {
+                f"{s}/team1": {"server": r.server, "username": r.username, "password": r.password}
+                for s, r in (("dev", dev), ("prod", prod))
+            }
+        ),
+    )
+    script = "\n".join(readme_blocks("### Default: local state, passphrase secrets"))
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ws.project,
+        env=env,
+        input=secret_value("dev", "azdoPat") + "\n",
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    stacks = sorted(p.name for p in (home / ".pulumi-state" / ".pulumi" / "stacks" / "musicstore").glob("*.json"))
+    assert stacks == ["dev.json", "prod.json"]
+
+
+def test_the_readmes_team_option_keeps_the_state_in_azure_blob(
+    tmp_path_factory: pytest.TempPathFactory, engine_bin: Path
+) -> None:
+    """The README's "Teams" commands against a local Azurite Blob service. Key Vault has no
+    emulator here, so the stack's secrets provider is the passphrase instead of azurekeyvault://."""
+    block = readme_blocks("### Teams: Azure Blob state, Key Vault secrets")[0]
+    found = re.search(r"AZURE_STORAGE_ACCOUNT=(\S+)", block)
+    assert found, "the Teams section names its storage account"
+    account, key = found.group(1), base64.b64encode(b"engine-tests-azurite-account-key").decode()
+    script = re.sub(r"--secrets-provider \"azurekeyvault://[^\"]+\"", "--secrets-provider passphrase", block)
+    assert script != block
+    ws = Workspace.create(tmp_path_factory.mktemp("azblob"), engine_bin)
+    with azurite_blob(account, key) as storage:
+        service = BlobServiceClient(
+            account_url=f"http://{storage['AZURE_STORAGE_DOMAIN']}/{account}",
+            credential={"account_name": account, "account_key": key},
+        )
+        container = re.search(r"azblob://([a-z0-9-]+)", block)
+        assert container
+        service.create_container(container.group(1))
+        env = {k: v for k, v in ws.env.items() if k != "PULUMI_BACKEND_URL"} | storage
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=ws.project,
+            env=env,
+            input=secret_value("dev", "azdoPat") + "\n",
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        names = [b.name for b in service.get_container_client(container.group(1)).list_blobs()]
+    assert ".pulumi/stacks/musicstore/dev.json" in names
