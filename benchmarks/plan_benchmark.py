@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from infra.plan import make_plan
+from offline.plan import make_plan
 t1 = time.perf_counter()
 stamps = {}
 plan = make_plan(sys.argv[1], progress=lambda stack, n: stamps.setdefault(stack, []).append(time.perf_counter()))

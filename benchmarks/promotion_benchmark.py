@@ -4,7 +4,7 @@
 
 Starts a "dev" registry and two fresh "prod" registries (Debian's docker-registry with
 basic auth on 127.0.0.1), pushes an image with one layer of random bytes to dev, then
-promotes it by digest twice in the same run: with components.promotion.copy_image into one
+promotes it by digest twice in the same run: with promotion.copy.copy_image into one
 prod registry, and with `skopeo copy --preserve-digests` into the other. Each copy runs in
 a child process; wall time and that process's peak resident memory are reported. Measured,
 never asserted.
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.registry_client import RegistryClient  # noqa: E402
+from promotion.registry_client import RegistryClient  # noqa: E402
 from tests.support.local_registry import LocalRegistry, digest_of  # noqa: E402
 
 REPO = "mvcmusicstore"
@@ -45,8 +45,8 @@ print(json.dumps({"wall_s": wall, "peak_rss_mib": resource.getrusage(resource.RU
 
 COPY = r"""
 import sys
-from components.promotion import copy_image
-from components.registry_client import RegistryClient
+from promotion.copy import copy_image
+from promotion.registry_client import RegistryClient
 src, dst, user, sp, dp, repo, digest, tag = sys.argv[1:]
 stats = copy_image(RegistryClient(src, user, sp), RegistryClient(dst, user, dp), repo, digest, tag)
 print(stats)

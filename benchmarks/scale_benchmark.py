@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 CHILD = r"""
 import json, resource, sys, time
 import pulumi
-from infra import offline
-from infra.plan import make_plan
+from offline import recording
+from offline.plan import make_plan
 from infra.config import PROJECT
 teams = sys.argv[1]
 make_plan("dev")  # imports and first-run set-up, paid by every plan, kept out of both timings
@@ -40,7 +40,7 @@ plan_s = time.perf_counter() - t
 n = len(plan.recording.resources)
 t = time.perf_counter()
 bare = lambda: [pulumi.CustomResource("bench:index:Bare", f"r{i}", {}) for i in range(n)]
-offline.record(bare, project=PROJECT, stack="bare")
+recording.record(bare, project=PROJECT, stack="bare")
 bare_s = time.perf_counter() - t
 print(json.dumps({"teams": int(teams), "resources": n, "plan_s": plan_s, "bare_s": bare_s,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -48,7 +48,7 @@ print(json.dumps({"teams": int(teams), "resources": n, "plan_s": plan_s, "bare_s
 
 
 def venue(index: int) -> tuple[float, int]:
-    from infra.plan import make_plan
+    from offline.plan import make_plan
 
     started = time.perf_counter()
     plan = make_plan("venue-ams", overrides={"teamCount": "30", "environment": f"v{index:03d}"})

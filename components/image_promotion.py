@@ -1,6 +1,6 @@
 """ImagePromotion: makes `<target>/<repo>@<digest>` exist with a version tag.
 
-A Pulumi dynamic resource: `pulumi up` runs the copy (components.promotion) when the
+A Pulumi dynamic resource: `pulumi up` runs the copy (promotion.copy) when the
 promotion is created or its digest, tag or registries change, and hands the digest
 reference on, so the app deploys exactly the promoted image. Deleting it leaves the images
 in the target registry; tearing the registry down removes them.
@@ -37,8 +37,8 @@ class ImagePromotionArgs:
 class _PromotionProvider(pulumi.dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
         # Imported here: the provider runs in Pulumi's dynamic-provider host, not the program.
-        from components.promotion import acr_import, azure_token, choose_method, copy_image
-        from components.registry_client import RegistryClient
+        from promotion.copy import acr_import, azure_token, choose_method, copy_image
+        from promotion.registry_client import RegistryClient
 
         token = azure_token() if props["method"] in ("auto", "acr-import") else None
         method = choose_method(props["method"], props["sourceServer"], props["targetServer"], token)
@@ -80,7 +80,7 @@ def _public(props: dict[str, Any]) -> dict[str, Any]:
 
 class ImagePromotion(pulumi.dynamic.Resource):
     """Copies one image by digest into the target registry under a version tag (ACR import
-    or a registry-to-registry copy, see components.promotion). Outputs `image`, the
+    or a registry-to-registry copy, see promotion.copy). Outputs `image`, the
     `<target>/<repo>@<digest>` reference to deploy, and the `method` used."""
 
     image: pulumi.Output[str]

@@ -8,6 +8,9 @@ longer than MAX_VALUE characters is shortened, with a note that it was.
 
 from __future__ import annotations
 
+import argparse
+from typing import NoReturn
+
 MAX_VALUE = 120
 
 
@@ -31,3 +34,11 @@ def error_line(err: BaseException | str) -> str:
     """What a command prints for an error: `error: ` and the message, on one line."""
     text = str(err).strip() or type(err).__name__
     return f"error: {shortened(visible(text), 400)}"
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, `error: ...`, exit 2 (argparse's own
+    print the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, error_line(f"{self.prog}: {message}") + "\n")

@@ -6,6 +6,7 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -47,4 +48,4 @@ def _level(rule: Rule) -> EnforcementLevel:
     return EnforcementLevel.MANDATORY if rule.mandatory else EnforcementLevel.ADVISORY
 
 
-POLICIES = [_resource_policy(r) if r.check is not None else _stack_policy(r) for r in RULES]
+POLICIES: list[Policy] = [_resource_policy(r) if r.check is not None else _stack_policy(r) for r in RULES]

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from infra import offline, stack_files
+from infra import stack_files
 from infra.config import PROJECT, StackConfig, load_stack
-from infra.plan import Plan, make_plan
+from offline import recording
+from offline.plan import Plan, make_plan
 
-Recorder = Callable[..., offline.Recording]
+Recorder = Callable[..., recording.Recording]
 
 # Property tests draw the same examples on every CI run: derandomized (the examples follow from
 # the test itself), no example database (CI starts without one anyway), and a number of examples
@@ -30,8 +31,8 @@ def recorder() -> Recorder:
 
     def run(
         program: Callable[[], Any], *, stack: str = "test", config: Mapping[str, str] | None = None
-    ) -> offline.Recording:
-        return offline.record(program, project=PROJECT, stack=stack, config=config)
+    ) -> recording.Recording:
+        return recording.record(program, project=PROJECT, stack=stack, config=config)
 
     return run
 
@@ -43,7 +44,7 @@ def stack_plans() -> dict[str, Plan]:
 
 
 @pytest.fixture(scope="session")
-def stack_runs(stack_plans: dict[str, Plan]) -> dict[str, offline.Recording]:
+def stack_runs(stack_plans: dict[str, Plan]) -> dict[str, recording.Recording]:
     return {stack: plan.recording for stack, plan in stack_plans.items()}
 
 

@@ -13,8 +13,9 @@ import pytest
 from components import agent_bootstrap
 from components.agent_bootstrap import AgentSettings
 from components.naming import AGENT_IMAGE_SKU, WINDOWS_VERSION_FOR_OS_SKU, computer_name
-from infra import offline, stack_files
-from infra.plan import Plan, make_plan
+from infra import stack_files
+from offline import recording
+from offline.plan import Plan, make_plan
 from policy.rules import admits_remote_admin
 from tests.conftest import stack_config
 
@@ -38,26 +39,28 @@ def decode_command(command: str) -> tuple[str, dict[str, object]]:
     return script, json.loads(base64.b64decode(payload.group(1)))
 
 
-def agents_of(rec: offline.Recording) -> dict[str, dict[str, offline.Registration]]:
+def agents_of(rec: recording.Recording) -> dict[str, dict[str, recording.Registration]]:
     """Each BuildAgentVm's children by type."""
-    result: dict[str, dict[str, offline.Registration]] = {}
+    result: dict[str, dict[str, recording.Registration]] = {}
     for vm in rec.of_type("musicstore:azure:BuildAgentVm"):
         result[vm.name] = {r.type.split(":")[-1]: r for r in rec.resources.values() if r.parent == vm.urn}
     return result
 
 
-def test_dev_has_the_agents_its_config_asks_for(stack_runs: dict[str, offline.Recording]) -> None:
+def test_dev_has_the_agents_its_config_asks_for(stack_runs: dict[str, recording.Recording]) -> None:
     cfg = stack_config("dev")
     assert cfg.agents.count >= 1
     assert len(agents_of(stack_runs["dev"])) == cfg.agents.count * len(cfg.teams)
 
 
-def test_prod_builds_no_agents(stack_runs: dict[str, offline.Recording]) -> None:
+def test_prod_builds_no_agents(stack_runs: dict[str, recording.Recording]) -> None:
     assert stack_config("prod").agents.count == 0
     assert agents_of(stack_runs["prod"]) == {}
 
 
-def test_each_agent_matches_the_pool_os_and_has_a_short_computer_name(stack_runs: dict[str, offline.Recording]) -> None:
+def test_each_agent_matches_the_pool_os_and_has_a_short_computer_name(
+    stack_runs: dict[str, recording.Recording],
+) -> None:
     rec, cfg = stack_runs["dev"], stack_config("dev")
     pool_versions = {WINDOWS_VERSION_FOR_OS_SKU[p.os_sku] for p in cfg.windows_pools}
     for children in agents_of(rec).values():
@@ -67,12 +70,12 @@ def test_each_agent_matches_the_pool_os_and_has_a_short_computer_name(stack_runs
         assert image["sku"] in {AGENT_IMAGE_SKU[v] for v in pool_versions}
         assert image["sku"] == AGENT_IMAGE_SKU[cfg.app.windows_version]
         assert len(vm.plain("osProfile.computerName")) <= 15
-        assert vm.masked_inputs()["osProfile"]["adminPassword"] == offline.SECRET_MARKER
+        assert vm.masked_inputs()["osProfile"]["adminPassword"] == recording.SECRET_MARKER
         assert vm.plain("storageProfile.osDisk.diskSizeGB") == cfg.agents.os_disk_size_gb
         assert "PublicIPAddress" not in children  # no remote desktop ranges configured
 
 
-def test_extension_keeps_the_pat_in_protected_settings_only(stack_runs: dict[str, offline.Recording]) -> None:
+def test_extension_keeps_the_pat_in_protected_settings_only(stack_runs: dict[str, recording.Recording]) -> None:
     for children in agents_of(stack_runs["dev"]).values():
         ext = children["VirtualMachineExtension"]
         assert (ext.plain("publisher"), ext.plain("type"), ext.plain("typeHandlerVersion")) == (
@@ -81,14 +84,14 @@ def test_extension_keeps_the_pat_in_protected_settings_only(stack_runs: dict[str
             "1.10",
         )
         assert set(ext.plain("settings")) == {"timestamp"}
-        assert ext.masked_inputs()["protectedSettings"] == offline.SECRET_MARKER
-        assert not any(PAT_PLACEHOLDER in s or "pat" in s.lower() for s in offline.clear_strings(ext.inputs))
+        assert ext.masked_inputs()["protectedSettings"] == recording.SECRET_MARKER
+        assert not any(PAT_PLACEHOLDER in s or "pat" in s.lower() for s in recording.clear_strings(ext.inputs))
         script, settings = decode_command(ext.plain("protectedSettings.commandToExecute"))
         assert settings["pat"] == PAT_PLACEHOLDER
         assert script == agent_bootstrap.script_text()
 
 
-def test_agents_shut_down_daily_under_the_required_name(stack_runs: dict[str, offline.Recording]) -> None:
+def test_agents_shut_down_daily_under_the_required_name(stack_runs: dict[str, recording.Recording]) -> None:
     cfg = stack_config("dev")
     for children in agents_of(stack_runs["dev"]).values():
         vm, schedule = children["VirtualMachine"], children["GlobalSchedule"]
@@ -99,14 +102,14 @@ def test_agents_shut_down_daily_under_the_required_name(stack_runs: dict[str, of
         assert schedule.plain("targetResourceId") == vm.state["id"]
 
 
-def test_agent_outputs_name_address_and_secret_password(stack_runs: dict[str, offline.Recording]) -> None:
+def test_agent_outputs_name_address_and_secret_password(stack_runs: dict[str, recording.Recording]) -> None:
     rec = stack_runs["dev"]
     [agent] = rec.outputs()["teams"]["team1"]["agents"]
     assert agent["vmName"].startswith("vm-") and ipaddress.ip_address(agent["privateIp"])
-    assert offline.mask(rec.stack_outputs)["teams"]["team1"]["agents"][0]["adminPassword"] == offline.SECRET_MARKER
+    assert recording.mask(rec.stack_outputs)["teams"]["team1"]["agents"][0]["adminPassword"] == recording.SECRET_MARKER
 
 
-def rules_of(rec: offline.Recording) -> list[dict[str, object]]:
+def rules_of(rec: recording.Recording) -> list[dict[str, object]]:
     found = []
     for nsg in rec.of_type("azure-native:network:NetworkSecurityGroup"):
         found += nsg.plain("securityRules") or []
@@ -115,7 +118,7 @@ def rules_of(rec: offline.Recording) -> list[dict[str, object]]:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_no_rule_admits_remote_admin_in_the_real_stacks(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+def test_no_rule_admits_remote_admin_in_the_real_stacks(stack: str, stack_runs: dict[str, recording.Recording]) -> None:
     assert [r for r in rules_of(stack_runs[stack]) if admits_remote_admin(r, allowed=())] == []
 
 

@@ -7,7 +7,7 @@ from components.container_registry import ContainerRegistry, ContainerRegistryAr
 from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
 from components.naming import ACR_PULL_ROLE
 from components.network import Network, NetworkArgs
-from infra import offline
+from offline import recording
 from tests.conftest import Recorder
 
 REGISTRY_ID = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r1"
@@ -49,7 +49,7 @@ def test_registry_has_admin_user_and_secret_password(recorder: Recorder) -> None
     assert registry.plain("sku.name") == "Standard"
     assert registry.plain("registryName").startswith("gdbcdevred")
     component = rec.one("musicstore:azure:ContainerRegistry")
-    assert offline.mask(component.outputs)["admin_password"] == offline.SECRET_MARKER
+    assert recording.mask(component.outputs)["admin_password"] == recording.SECRET_MARKER
 
 
 def test_autoscaled_windows_pool_leaves_the_count_to_the_autoscaler(recorder: Recorder) -> None:
@@ -94,7 +94,7 @@ def test_kubernetes_provider_survives_a_deleted_cluster_and_keeps_kubeconfig_sec
     rec = recorder(lambda: AksCluster("aks", cluster_args()))
     provider = rec.one("pulumi:providers:kubernetes")
     assert provider.plain("deleteUnreachable") is None  # only the teardown sets it
-    assert provider.masked_inputs()["kubeconfig"] == offline.SECRET_MARKER
+    assert provider.masked_inputs()["kubeconfig"] == recording.SECRET_MARKER
     assert "kind: Config" in provider.plain("kubeconfig")
 
 
@@ -134,7 +134,7 @@ def test_external_database_skips_the_in_cluster_sql_server(recorder: Recorder) -
     )
     assert rec.of_type("musicstore:k8s:SqlServer") == []
     secret = rec.one("kubernetes:core/v1:Secret")
-    assert "external" not in " ".join(offline.clear_strings(secret.inputs))
+    assert "external" not in " ".join(recording.clear_strings(secret.inputs))
     assert secret.plain("stringData.MusicStoreEntities") == "Server=db;Password=external"
 
 

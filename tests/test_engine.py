@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from components.registry_client import RegistryClient
 from infra import stack_files
 from infra.config import load_stack, offline_files
-from infra.mocks import SECRET_MARK
-from infra.plan import Plan
+from offline.mocks import SECRET_MARK
+from offline.plan import Plan
+from promotion.registry_client import RegistryClient
 from tests.support.engine import Workspace, azurite_blob, cli_bin, readme_blocks
 from tests.support.local_registry import LocalRegistry, layer, push_image
 
@@ -188,7 +188,7 @@ def test_the_outputs_with_secrets_shown_are_what_the_handout_reads(
         [
             sys.executable,
             "-m",
-            "infra.handout",
+            "ops.handout",
             "dev",
             "--outputs",
             str(outputs),
@@ -264,7 +264,7 @@ def test_the_teardown_command_empties_a_stack_through_the_automation_api_even_wi
     workspace: Workspace, deployed: dict[str, Deployed]
 ) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "infra.teardown", "dev", "--confirm", "destroy dev"],
+        [sys.executable, "-m", "ops.cli", "teardown", "dev", "--confirm", "destroy dev"],
         cwd=workspace.project,
         env={**workspace.env, "MUSICSTORE_STANDIN_UNREACHABLE": "kubernetes"},
         capture_output=True,

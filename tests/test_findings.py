@@ -8,8 +8,8 @@ import pytest
 from components.aks_cluster import AksCluster, WindowsPoolArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
-from infra.findings import check_graph
-from infra.plan import Plan
+from offline.findings import check_graph
+from offline.plan import Plan
 from tests.conftest import Recorder
 from tests.test_components import cluster_args
 

@@ -14,9 +14,11 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from infra import manifests, offline, plan, stack_files
+from infra import stack_files
 from infra.config import KNOWN_KEYS
-from infra.plan import Plan
+from offline import manifests, plan, recording, render
+from offline.plan import Plan
+from ops import cli
 
 ROOT = stack_files.ROOT
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
@@ -149,15 +151,15 @@ def test_any_config_plans_or_fails_in_one_line_before_any_resource(
     for key, value in drawn:
         argv += ["--set", f"{key}={value}"]
     registered: list[str] = []
-    original = offline.RecordingMonitor.RegisterResource
+    original = recording.RecordingMonitor.RegisterResource
 
-    def counting(self: offline.RecordingMonitor, request: Any) -> Any:
+    def counting(self: recording.RecordingMonitor, request: Any) -> Any:
         registered.append(request.name)
         return original(self, request)
 
     capsys.readouterr()
-    with mock.patch.object(offline.RecordingMonitor, "RegisterResource", counting):
-        status = plan.main(argv)  # an exception here is a traceback for the user: the test fails
+    with mock.patch.object(recording.RecordingMonitor, "RegisterResource", counting):
+        status = cli.plan(argv)  # an exception here is a traceback for the user: the test fails
     out, err = capsys.readouterr()
     event(f"exit {status}")
     assert status in (0, 1, 2)
@@ -176,6 +178,6 @@ def test_any_config_plans_or_fails_in_one_line_before_any_resource(
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_planning_twice_gives_the_same_json(stack: str, stack_plans: dict[str, Plan]) -> None:
-    first = json.dumps(plan.document(stack_plans[stack]), sort_keys=True)
-    again = json.dumps(plan.document(plan.make_plan(stack)), sort_keys=True)
+    first = json.dumps(render.document(stack_plans[stack]), sort_keys=True)
+    again = json.dumps(render.document(plan.make_plan(stack)), sort_keys=True)
     assert first == again

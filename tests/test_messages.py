@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from infra import messages, offline, plan
+from infra import messages
+from offline import recording
+from ops import cli
 
 AWKWARD = ["\n", "\r", "\t", "\x00", "\u2028"]
 
@@ -16,14 +18,14 @@ def test_a_key_with_a_control_character_gives_one_line_and_registers_nothing(
     char: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     registered: list[str] = []
-    original = offline.RecordingMonitor.RegisterResource
+    original = recording.RecordingMonitor.RegisterResource
     monkeypatch.setattr(
-        offline.RecordingMonitor,
+        recording.RecordingMonitor,
         "RegisterResource",
         lambda self, req: registered.append(req.name) or original(self, req),
     )
     # As the shell passes `--set 'windowsPools={"\n":null}'`: JSON whose key decodes to the character.
-    status = plan.main(["dev", "--set", f"windowsPools={json.dumps({char: None})}"])
+    status = cli.plan(["dev", "--set", f"windowsPools={json.dumps({char: None})}"])
     out, err = capsys.readouterr()
     assert (status, out, registered) == (2, "", [])
     assert len(err.splitlines()) == 1 and err.endswith("\n")

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from infra import dockerfile_check, pr_comment, stack_files, teardown_gate
+from infra import stack_files
 from infra.config import StackConfig
+from ops import dockerfile_check, pr_comment, teardown_gate
 
 ROOT = stack_files.ROOT
 BIN = Path(sys.executable).parent
@@ -172,7 +173,7 @@ def test_preview_needs_the_repository_login_and_comments_within_the_limit() -> N
     preview = workflow("pull-request.yml")["jobs"]["preview"]
     assert "github.event.pull_request.head.repo.full_name == github.repository" in preview["if"]
     assert preview["permissions"]["id-token"] == "write"
-    assert "python -m infra.pr_comment" in scripts_of({"jobs": {"p": preview}})
+    assert "musicstore pr-comment" in scripts_of({"jobs": {"p": preview}})
 
 
 def test_a_long_preview_is_cut_under_githubs_comment_limit() -> None:
@@ -210,8 +211,8 @@ def test_the_virtualenv_is_created_and_cached_explicitly() -> None:
 def test_teardown_destroys_only_what_the_gate_selected() -> None:
     teardown = workflow("teardown.yml")
     gate = "\n".join(s.get("run", "") for s in steps_of(teardown["jobs"]["select"]))
-    assert 'infra.teardown_gate "$STACK" --confirm "$CONFIRM"' in gate
-    assert "infra.teardown_gate --expired" in gate
+    assert 'musicstore gate "$STACK" --confirm "$CONFIRM"' in gate
+    assert "musicstore gate --expired" in gate
     destroying = [
         name for name, job in teardown["jobs"].items() if "pulumi destroy" in scripts_of({"jobs": {name: job}})
     ]

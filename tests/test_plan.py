@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from infra import diagram, graph, plan, stack_files
-from infra.plan import Plan
+from infra import stack_files
+from offline import diagram, graph, plan, render
+from offline.plan import Plan
+from ops import cli
 
 ROOT = stack_files.ROOT
 
@@ -57,7 +59,7 @@ def test_readme_first_command_plans_dev_without_network() -> None:
 
 def test_json_lists_every_resource_with_its_dependencies(stack_plans: dict[str, Plan], tmp_path: Path) -> None:
     out = tmp_path / "dev.json"
-    assert plan.main(["dev", "--json", str(out)]) == 0
+    assert cli.plan(["dev", "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     recorded = stack_plans["dev"].recording.resources
     assert sorted(r["urn"] for r in doc["resources"]) == sorted(recorded)
@@ -84,7 +86,7 @@ def test_prod_reads_dev_outputs_through_its_stack_reference(stack_plans: dict[st
 
 def test_critical_path_is_printed_with_chain_and_total(stack_plans: dict[str, Plan]) -> None:
     dev = stack_plans["dev"]
-    text = plan.render(dev)
+    text = render.render(dev)
     names = [dev.recording.resources[u].name for u, _ in dev.critical.chain]
     assert f"Expected provisioning time: {dev.critical.total_minutes:g} min" in text
     assert names[0] == "rg" and "aks" in names and "aks-win22" in names and names[-1] == "team1-app"
@@ -155,7 +157,7 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_plan(project: Path, dev_yaml: str) -> subprocess.CompletedProcess[str]:
     (project / "Pulumi.dev.yaml").write_text(dev_yaml)
     return subprocess.run(
-        [sys.executable, "-m", "infra.plan", "dev"],
+        [sys.executable, "-m", "ops.cli", "plan", "dev"],
         cwd=project,
         capture_output=True,
         text=True,
@@ -181,7 +183,7 @@ def test_yaml_that_does_not_parse_exits_2(project_copy: Path) -> None:
 
 def test_unknown_stack_exits_2() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "infra.plan", "staging"],
+        [sys.executable, "-m", "ops.cli", "plan", "staging"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,8 +10,8 @@ import pulumi_kubernetes as k8s
 import pytest
 from pulumi_azure_native import compute, containerregistry, containerservice, network
 
-from infra.findings import Finding, check_policies
-from infra.plan import Plan, make_plan
+from offline.findings import Finding, check_policies
+from offline.plan import Plan, make_plan
 from policy import pack, rules
 from tests.conftest import Recorder
 

@@ -11,10 +11,10 @@ from typing import Any, ClassVar
 import pytest
 import requests
 
-from components import promotion
 from components.naming import image_tags
-from components.promotion import PromotionError, copy_image
-from components.registry_client import RegistryClient, RegistryError
+from promotion import copy as promotion
+from promotion.copy import PromotionError, copy_image
+from promotion.registry_client import RegistryClient, RegistryError
 from tests.stand_in import JsonHandler, serving
 from tests.support.local_registry import LocalRegistry, free_port, layer, push_image, push_index, registries_available
 

@@ -12,10 +12,12 @@ import pulumi
 import pytest
 
 from components.naming import ACR_NAME, COMPUTER_NAME
-from infra import handout, offline, prices, teardown
 from infra.config import ConfigError
-from infra.plan import Plan, make_plan, render
-from infra.prices import HOURS_PER_MONTH
+from offline import prices, recording
+from offline.plan import Plan, make_plan
+from offline.prices import HOURS_PER_MONTH
+from offline.render import render
+from ops import handout, teardown
 from tests.stand_in import JsonHandler, serving
 from tests.test_config import parse_dev
 
@@ -364,6 +366,6 @@ def test_teardown_refuses_before_touching_pulumi(capsys: pytest.CaptureFixture[s
 def test_only_the_sdks_version_aliases_are_dropped_offline() -> None:
     version = pulumi.Alias(type_="azure-native:containerregistry/v20230701:Registry")
     rename = pulumi.Alias(name="old-registry")
-    assert offline._is_version_alias(version)
-    assert not offline._is_version_alias(rename)
-    assert not offline._is_version_alias(pulumi.Alias(type_="musicstore:azure:OldRegistry"))
+    assert recording._is_version_alias(version)
+    assert not recording._is_version_alias(rename)
+    assert not recording._is_version_alias(pulumi.Alias(type_="musicstore:azure:OldRegistry"))

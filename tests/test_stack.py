@@ -5,16 +5,17 @@ from __future__ import annotations
 import pytest
 
 from components.naming import ACR_PULL_ROLE, WINDOWS_POOL_NAME
-from infra import offline, stack_files
-from infra.mocks import SECRET_MARK
-from infra.plan import Plan
+from infra import stack_files
+from offline import recording
+from offline.mocks import SECRET_MARK
+from offline.plan import Plan
 from tests.conftest import stack_config
 
 STACKS = ["dev", "prod"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_one_registry_per_team_with_admin_user(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+def test_one_registry_per_team_with_admin_user(stack: str, stack_runs: dict[str, recording.Recording]) -> None:
     rec, cfg = stack_runs[stack], stack_config(stack)
     registries = rec.of_type("azure-native:containerregistry:Registry")
     assert len(registries) == len(cfg.teams) == 1
@@ -24,7 +25,7 @@ def test_one_registry_per_team_with_admin_user(stack: str, stack_runs: dict[str,
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_cluster_has_linux_system_pool_windows_profile_and_azure_cni(
-    stack: str, stack_runs: dict[str, offline.Recording]
+    stack: str, stack_runs: dict[str, recording.Recording]
 ) -> None:
     rec, cfg = stack_runs[stack], stack_config(stack)
     cluster = rec.one("azure-native:containerservice:ManagedCluster")
@@ -40,7 +41,7 @@ def test_cluster_has_linux_system_pool_windows_profile_and_azure_cni(
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_windows_pools_are_user_pools_with_short_names(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+def test_windows_pools_are_user_pools_with_short_names(stack: str, stack_runs: dict[str, recording.Recording]) -> None:
     rec, cfg = stack_runs[stack], stack_config(stack)
     pools = {p.plain("agentPoolName"): p for p in rec.of_type("azure-native:containerservice:AgentPool")}
     assert set(pools) == {p.name for p in cfg.windows_pools}
@@ -53,7 +54,7 @@ def test_windows_pools_are_user_pools_with_short_names(stack: str, stack_runs: d
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_kubelet_identity_may_pull_from_the_registry(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+def test_kubelet_identity_may_pull_from_the_registry(stack: str, stack_runs: dict[str, recording.Recording]) -> None:
     rec = stack_runs[stack]
     cluster = rec.one("azure-native:containerservice:ManagedCluster")
     registry = rec.one("azure-native:containerregistry:Registry")
@@ -64,7 +65,9 @@ def test_kubelet_identity_may_pull_from_the_registry(stack: str, stack_runs: dic
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_app_runs_on_windows_nodes_behind_a_load_balancer(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+def test_app_runs_on_windows_nodes_behind_a_load_balancer(
+    stack: str, stack_runs: dict[str, recording.Recording]
+) -> None:
     rec, cfg = stack_runs[stack], stack_config(stack)
     registry = rec.one("azure-native:containerregistry:Registry")
     app = next(d for d in rec.of_type("kubernetes:apps/v1:Deployment") if d.name.endswith("-app"))
@@ -87,28 +90,31 @@ def test_prod_differs_from_dev_only_where_its_file_says() -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_no_secret_appears_in_clear(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+def test_no_secret_appears_in_clear(stack: str, stack_runs: dict[str, recording.Recording]) -> None:
     rec = stack_runs[stack]
     leaks = [
-        (r.type, r.name, s) for r in rec.resources.values() for s in offline.clear_strings(r.inputs) if SECRET_MARK in s
+        (r.type, r.name, s)
+        for r in rec.resources.values()
+        for s in recording.clear_strings(r.inputs)
+        if SECRET_MARK in s
     ]
-    leaks += [("stack output", "", s) for s in offline.clear_strings(rec.stack_outputs) if SECRET_MARK in s]
+    leaks += [("stack output", "", s) for s in recording.clear_strings(rec.stack_outputs) if SECRET_MARK in s]
     assert leaks == []
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_each_secret_exists_and_is_wrapped(stack: str, stack_runs: dict[str, offline.Recording]) -> None:
+def test_each_secret_exists_and_is_wrapped(stack: str, stack_runs: dict[str, recording.Recording]) -> None:
     rec = stack_runs[stack]
-    masked = offline.mask(rec.stack_outputs)
-    assert masked["kubeconfig"] == offline.SECRET_MARKER
+    masked = recording.mask(rec.stack_outputs)
+    assert masked["kubeconfig"] == recording.SECRET_MARKER
     assert SECRET_MARK in rec.outputs()["kubeconfig"]
-    assert masked["teams"]["team1"]["registryAdminPassword"] == offline.SECRET_MARKER
+    assert masked["teams"]["team1"]["registryAdminPassword"] == recording.SECRET_MARKER
     assert SECRET_MARK in rec.outputs()["teams"]["team1"]["registryAdminPassword"]
     cluster = rec.one("azure-native:containerservice:ManagedCluster")
-    assert cluster.masked_inputs()["windowsProfile"]["adminPassword"] == offline.SECRET_MARKER
+    assert cluster.masked_inputs()["windowsProfile"]["adminPassword"] == recording.SECRET_MARKER
     secrets = {s.name: s for s in rec.of_type("kubernetes:core/v1:Secret")}
     connection_secret = secrets["team1-app-db"]
-    assert offline.mask(connection_secret.inputs)["stringData"] == offline.SECRET_MARKER
+    assert recording.mask(connection_secret.inputs)["stringData"] == recording.SECRET_MARKER
     connection = connection_secret.plain("stringData.MusicStoreEntities")
     if stack_config(stack).database.mode == "in-cluster":
         sql_password = secrets["team1-app-sql-sa"].plain("stringData.MSSQL_SA_PASSWORD")
@@ -119,23 +125,23 @@ def test_each_secret_exists_and_is_wrapped(stack: str, stack_runs: dict[str, off
 
 
 def test_the_leak_check_finds_a_secret_in_clear() -> None:
-    wrapped = {offline.SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": "hidden"}
-    assert list(offline.clear_strings({"a": wrapped, "b": ["shown"]})) == ["shown"]
+    wrapped = {recording.SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": "hidden"}
+    assert list(recording.clear_strings({"a": wrapped, "b": ["shown"]})) == ["shown"]
 
 
 def test_external_connection_string_stays_secret() -> None:
-    rec = offline.run(
+    rec = recording.run(
         "dev",
         overrides={"databaseMode": "external"},
         secret_overrides={"databaseConnectionString": f"Server=db;Password={SECRET_MARK}external"},
     )
     assert rec.of_type("musicstore:k8s:SqlServer") == []
-    assert not [s for r in rec.resources.values() for s in offline.clear_strings(r.inputs) if SECRET_MARK in s]
+    assert not [s for r in rec.resources.values() for s in recording.clear_strings(r.inputs) if SECRET_MARK in s]
     secret = rec.one("kubernetes:core/v1:Secret")
     assert secret.plain("stringData.MusicStoreEntities").endswith("external")
 
 
-def test_prod_deploys_the_promoted_digest_never_a_tag(stack_runs: dict[str, offline.Recording]) -> None:
+def test_prod_deploys_the_promoted_digest_never_a_tag(stack_runs: dict[str, recording.Recording]) -> None:
     rec, cfg = stack_runs["prod"], stack_config("prod")
     assert cfg.promotion is not None
     registry = rec.one("azure-native:containerregistry:Registry")
@@ -146,8 +152,8 @@ def test_prod_deploys_the_promoted_digest_never_a_tag(stack_runs: dict[str, offl
     promotion = rec.one("pulumi-python:dynamic:Resource")
     assert (promotion.plain("digest"), promotion.plain("tag")) == (cfg.promotion.digest, cfg.promotion.tag)
     assert promotion.urn in app.dependencies
-    assert promotion.masked_inputs()["sourcePassword"] == offline.SECRET_MARKER
-    assert promotion.masked_inputs()["targetPassword"] == offline.SECRET_MARKER
+    assert promotion.masked_inputs()["sourcePassword"] == recording.SECRET_MARKER
+    assert promotion.masked_inputs()["targetPassword"] == recording.SECRET_MARKER
 
 
 def test_prod_promotes_from_dev_registry_of_the_same_team(stack_plans: dict[str, Plan]) -> None:
@@ -159,7 +165,7 @@ def test_prod_promotes_from_dev_registry_of_the_same_team(stack_plans: dict[str,
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_dev_does_not_wait_for_an_image_its_pipeline_has_not_pushed_yet(
-    stack: str, stack_runs: dict[str, offline.Recording]
+    stack: str, stack_runs: dict[str, recording.Recording]
 ) -> None:
     app = next(d for d in stack_runs[stack].of_type("kubernetes:apps/v1:Deployment") if d.name.endswith("-app"))
     annotations = app.plain("metadata.annotations") or {}

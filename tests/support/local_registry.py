@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from components.registry_client import RegistryClient
+from promotion.registry_client import RegistryClient
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -4,7 +4,7 @@ The real Pulumi CLI starts it as `pulumi-resource-<NAME> [flags] ENGINE_ADDRESS`
 directory and reads its gRPC port from its first line of output (sdk/go/common/resource/plugin/
 plugin.go, `newPlugin`). It serves the ResourceProvider service of the pulumi wheel's
 `provider_pb2_grpc`, as `pulumi/dynamic/__main__.py` does, and answers what Azure would with
-`infra.mocks.answer` and `infra.mocks.call`: the offline plan's one description of Azure's answers.
+`offline.mocks.answer` and `offline.mocks.call`: the offline plan's one description of Azure's answers.
 
 What it keeps: a "cloud", one JSON file per object under $MUSICSTORE_STANDIN_CLOUD, so a refresh
 reads what exists and a destroy leaves it empty. How it diffs: old inputs against new inputs;
@@ -36,7 +36,7 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from infra import mocks
+from offline import mocks
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's sentinel for a value not known yet
 

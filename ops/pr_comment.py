@@ -1,6 +1,6 @@
 """A pull-request comment from a plan or preview, kept under GitHub's size limit.
 
-    python -m infra.pr_comment TITLE FILE > comment.md
+    musicstore pr-comment TITLE FILE > comment.md
 
 GitHub refuses comments over 65,536 characters; a long preview is cut at a line boundary,
 with a note saying how much was left out and where the full text is.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+from infra import messages
 
 LIMIT = 65_536
 MARGIN = 1_024  # room for the heading, the fences and the note
@@ -29,13 +31,17 @@ def comment(title: str, text: str, *, full_text_at: str = "the workflow run's lo
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
-    if len(args) not in (2, 3):
-        print("usage: python -m infra.pr_comment TITLE FILE [WHERE-THE-FULL-TEXT-IS]", file=sys.stderr)
+    parser = messages.Parser(prog="musicstore pr-comment", description=__doc__.split("\n\n")[0])
+    parser.add_argument("title")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("where", nargs="?", default="the workflow run's log", help="where the full text is")
+    args = parser.parse_args(argv)
+    try:
+        text = args.file.read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        print(messages.error_line(err), file=sys.stderr)
         return 2
-    text = Path(args[1]).read_text(encoding="utf-8", errors="replace")
-    where = args[2] if len(args) == 3 else "the workflow run's log"
-    sys.stdout.write(comment(args[0], text, full_text_at=where))
+    sys.stdout.write(comment(args.title, text, full_text_at=args.where))
     return 0
 
 

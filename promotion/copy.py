@@ -28,7 +28,7 @@ from typing import Any
 
 import requests
 
-from components.registry_client import INDEX_TYPES, RegistryClient, RegistryError
+from promotion.registry_client import INDEX_TYPES, RegistryClient, RegistryError
 
 DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 ARM = "https://management.azure.com"

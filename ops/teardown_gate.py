@@ -1,7 +1,7 @@
 """Decides which stacks the teardown workflow may destroy.
 
-    python -m infra.teardown_gate STACK --confirm "destroy STACK"   (on demand)
-    python -m infra.teardown_gate --expired                          (on schedule)
+    musicstore gate STACK --confirm "destroy STACK"   (on demand)
+    musicstore gate --expired                          (on schedule)
 
 A stack may go on demand only with the typed confirmation `destroy <stack>`, on schedule
 only once its `expiresAt` has passed; either way never while its config says
@@ -12,7 +12,6 @@ may go (or, on schedule, none is due), 3 when a requested teardown is refused, 2
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import dataclass
@@ -58,7 +57,7 @@ def on_schedule(cfg: StackConfig, now: datetime) -> Verdict:
 
 
 def main(argv: list[str] | None = None, *, now: datetime | None = None, root: Path = stack_files.ROOT) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.teardown_gate", description=__doc__.split("\n\n")[0])
+    parser = messages.Parser(prog="musicstore gate", description=__doc__.split("\n\n")[0])
     parser.add_argument("stack", nargs="?")
     parser.add_argument("--confirm", default="")
     parser.add_argument("--expired", action="store_true", help="every stack whose expiresAt has passed")

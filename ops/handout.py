@@ -1,7 +1,7 @@
 """A handout per team, in Markdown and CSV, from a stack's outputs.
 
     pulumi stack output --stack venue-ams --json > outputs.json
-    python -m infra.handout venue-ams --outputs outputs.json --out handouts/
+    musicstore handout venue-ams --outputs outputs.json --out handouts/
 
 It gives each team its registry (login server, admin username), its agent pool and its
 app's address, and says how to read the registry password. The password itself is written
@@ -11,7 +11,6 @@ only with `--show-passwords`, from outputs taken with `pulumi stack output --sho
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -123,7 +122,7 @@ def write(all_sheets: list[TeamSheet], directory: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.handout", description=__doc__.split("\n\n")[0])
+    parser = messages.Parser(prog="musicstore handout", description=__doc__.split("\n\n")[0])
     parser.add_argument("stack")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--outputs", type=Path, help="JSON of `pulumi stack output --json`")
@@ -133,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.offline:
-            from infra.offline import mask
-            from infra.plan import make_plan
+            from offline.plan import make_plan
+            from offline.recording import mask
 
             outputs = mask(make_plan(args.stack).recording.stack_outputs)
         else:

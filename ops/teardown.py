@@ -1,10 +1,10 @@
 """Tears a stack down through Pulumi's Automation API (the Pulumi CLI must be installed).
 
-    python -m infra.teardown STACK --dry-run                        # what would go
-    python -m infra.teardown STACK --confirm "destroy STACK"        # on demand
-    python -m infra.teardown STACK --expired                        # only if expiresAt has passed
+    musicstore teardown STACK --dry-run                        # what would go
+    musicstore teardown STACK --confirm "destroy STACK"        # on demand
+    musicstore teardown STACK --expired                        # only if expiresAt has passed
 
-The same gate as the teardown workflow (infra.teardown_gate) decides before anything is
+The same gate as the teardown workflow (ops.teardown_gate) decides before anything is
 touched: the typed confirmation or a passed expiry, and never a stack whose config says
 `teardownAllowed: false`. Then `pulumi destroy`, and the stack's removal from the backend
 (Pulumi.<stack>.yaml stays). The dry run reads the stack's state and lists every resource
@@ -13,7 +13,6 @@ that would be deleted, changing nothing.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from collections import Counter
@@ -21,8 +20,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from infra import messages, stack_files, teardown_gate
+from infra import messages, stack_files
 from infra.config import ConfigError
+from ops import teardown_gate
 
 
 def listing(deployment: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -45,7 +45,7 @@ def describe(items: list[tuple[str, str]]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.teardown", description=__doc__.split("\n\n")[0])
+    parser = messages.Parser(prog="musicstore teardown", description=__doc__.split("\n\n")[0])
     parser.add_argument("stack")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--dry-run", action="store_true", help="list what would go, change nothing")

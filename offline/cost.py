@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from infra.config import StackConfig
-from infra.offline import Recording, Registration
-from infra.prices import HOURS_PER_MONTH, PriceTable, premium_tier
+from offline.prices import HOURS_PER_MONTH, PriceTable, premium_tier
+from offline.recording import Recording, Registration
 
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 AKS_NODE_DISK = "disk/P10"  # AKS gives each node a 128 GiB Premium SSD OS disk by default

@@ -1,32 +1,17 @@
-"""The offline plan: what `pulumi up` would create, without Azure, the CLI or a network.
-
-    python -m infra.plan STACK [--json FILE] [--diagram DIR]
-
-It runs the very program `pulumi up` runs (infra/, as the language host runs it) under
-the engine's mocks with the values of Pulumi.yaml and Pulumi.<STACK>.yaml, then prints the
-resource tree, the whole-graph findings, the critical path and the stack outputs. Secrets
-show as [secret]. Exit status: 0 planned; 1 planned with error findings; 2 bad input (one
-line on stderr naming the key and the rule, nothing on stdout).
-"""
+"""The offline plan as text (`render`) and as the --json document (`document`)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from infra import config, cost, diagram, graph, messages, offline, prices, quota, stack_files
-from infra.config import ConfigError, StackConfig
-from infra.findings import Finding, check_graph, check_policies
+from offline import graph, recording
+from offline.findings import Finding
+from offline.plan import Plan
 
 SCHEMA_VERSION = 1
-PROGRESS_EVERY = 100
+
 
 # The inputs worth a glance in the tree, per type; --json has them all.
 KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -75,94 +60,6 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
 }
 
 
-class PlanError(Exception):
-    """Input the plan cannot work from; its message is one line."""
-
-
-@dataclass
-class Plan:
-    stack: str
-    project: str
-    config: StackConfig
-    config_values: dict[str, str]  # secrets already replaced by [secret]
-    needed_secrets: list[str]  # required secrets not set, planned with marked placeholders
-    recording: offline.Recording
-    findings: list[Finding]
-    critical: graph.CriticalPath
-    cost: cost.CostReport | None = None
-    quotas: list[quota.Demand] = field(default_factory=list)
-    references: dict[str, Plan] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-
-def make_plan(
-    stack: str,
-    *,
-    root: Path = stack_files.ROOT,
-    overrides: Mapping[str, str] | None = None,
-    secret_overrides: Mapping[str, str] | None = None,
-    progress: Callable[[str, int], None] | None = None,
-    price_table: prices.PriceTable | None = None,
-    _chain: tuple[str, ...] = (),
-) -> Plan:
-    """Plan `stack`, and first every stack it references, whose outputs answer its
-    StackReferences. Raises ConfigError, StackFileError or PlanError on bad input."""
-    if stack in _chain:
-        raise PlanError(f"stack references form a cycle: {' -> '.join((*_chain, stack))}")
-    started = time.perf_counter()
-    files = config.offline_files(stack, root, overrides=overrides, secret_overrides=secret_overrides)
-    cfg = config.from_files(files, stack)
-
-    references = {}
-    if cfg.promote_from_stack:
-        source = cfg.promote_from_stack.split("/")[-1]
-        if source in _chain:
-            cycle = " -> ".join((*_chain, stack, source))
-            raise ConfigError("promoteFromStack", cfg.promote_from_stack, f"stack references form a cycle: {cycle}")
-        if source not in stack_files.stacks(root):
-            raise ConfigError("promoteFromStack", cfg.promote_from_stack, f"names no stack here (Pulumi.{source}.yaml)")
-        references[source] = make_plan(
-            source, root=root, progress=progress, price_table=price_table, _chain=(*_chain, stack)
-        )
-
-    def outputs_of(name: str) -> dict[str, Any]:
-        short = name.split("/")[-1]
-        if short not in references:
-            raise PlanError(f"stack reference {name} was not planned")
-        return references[short].recording.stack_outputs
-
-    rec = offline.run(
-        stack,
-        root=root,
-        files=files,
-        stack_outputs=outputs_of,
-        on_register=(lambda n: progress(stack, n)) if progress else None,
-    )
-    shown = {k: ("[secret]" if k in files.secret_keys else v) for k, v in sorted(files.values.items())}
-    demand, _ = quota.demands(rec, cfg)
-    return Plan(
-        stack=stack,
-        project=files.project,
-        config=cfg,
-        config_values=shown,
-        needed_secrets=sorted(files.placeholders),
-        recording=rec,
-        findings=sorted(
-            check_graph(rec) + check_policies(rec) + quota.check(rec, cfg),
-            key=lambda f: (f.severity, f.rule, f.resource, f.message),
-        ),
-        critical=graph.plan_critical_path(rec),
-        cost=cost.estimate(rec, cfg, price_table or prices.built_in()),
-        quotas=demand,
-        references=references,
-        seconds=time.perf_counter() - started,
-    )
-
-
 def render(plan: Plan) -> str:
     rec = plan.recording
     out = [
@@ -193,7 +90,7 @@ def render(plan: Plan) -> str:
         out.append(f"  {minutes:5.1f}  (at {elapsed:5.1f})  {reg.type.split(':')[-1]} {reg.name}")
     out += ["", *_cost_section(plan), "", *_quota_section(plan)]
     out += ["", "Outputs"]
-    out += [f"  {k}: {json.dumps(v)}" for k, v in _flatten(offline.mask(rec.stack_outputs))]
+    out += [f"  {k}: {json.dumps(v)}" for k, v in _flatten(recording.mask(rec.stack_outputs))]
     return "\n".join(out) + "\n"
 
 
@@ -207,7 +104,7 @@ def document(plan: Plan) -> dict[str, Any]:
         "stack": plan.stack,
         "config": plan.config_values,
         "neededSecrets": plan.needed_secrets,
-        "references": {name: offline.mask(ref.recording.stack_outputs) for name, ref in plan.references.items()},
+        "references": {name: recording.mask(ref.recording.stack_outputs) for name, ref in plan.references.items()},
         "resources": [
             {
                 "urn": reg.urn,
@@ -223,7 +120,7 @@ def document(plan: Plan) -> dict[str, Any]:
             for reg in sorted(rec.resources.values(), key=lambda r: r.urn)
         ],
         "counts": dict(sorted(Counter(r.type for r in rec.resources.values()).items())),
-        "outputs": offline.mask(rec.stack_outputs),
+        "outputs": recording.mask(rec.stack_outputs),
         "findings": [vars(f) for f in plan.findings],
         "expiresAt": plan.config.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if plan.config.expires_at else None,
         "cost": _cost_document(plan),
@@ -331,8 +228,8 @@ def _cost_document(plan: Plan) -> dict[str, Any] | None:
     }
 
 
-def _tree(rec: offline.Recording) -> list[str]:
-    children: dict[str, list[offline.Registration]] = {}
+def _tree(rec: recording.Recording) -> list[str]:
+    children: dict[str, list[recording.Registration]] = {}
     for reg in rec.resources.values():
         children.setdefault(reg.parent if reg.parent in rec.resources else "", []).append(reg)
     lines = [f"{rec.stack} (pulumi:pulumi:Stack)"]
@@ -349,7 +246,7 @@ def _tree(rec: offline.Recording) -> list[str]:
     return lines
 
 
-def _lookup(reg: offline.Registration, path: str) -> Any:
+def _lookup(reg: recording.Registration, path: str) -> Any:
     value: Any = reg.masked_inputs()
     for part in path.split("."):
         if isinstance(value, list):
@@ -361,11 +258,11 @@ def _lookup(reg: offline.Registration, path: str) -> Any:
     return value
 
 
-def _has(reg: offline.Registration, path: str) -> bool:
+def _has(reg: recording.Registration, path: str) -> bool:
     return _lookup(reg, path) is not None
 
 
-def _short(reg: offline.Registration, path: str) -> str:
+def _short(reg: recording.Registration, path: str) -> str:
     value = _lookup(reg, path)
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
@@ -374,58 +271,3 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if isinstance(value, dict) and value:
         return [item for k, v in sorted(value.items()) for item in _flatten(v, f"{prefix}{k}.")]
     return [(prefix.rstrip("."), value)]
-
-
-def _pairs(items: list[str], option: str) -> dict[str, str]:
-    pairs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise PlanError(f"{option} takes KEY=VALUE, not {item!r}")
-        pairs[key.removeprefix(f"{config.PROJECT}:")] = value
-    return pairs
-
-
-def _progress(stack: str, count: int) -> None:
-    if count % PROGRESS_EVERY == 0:
-        print(f"planning {stack}: {count} resources registered", file=sys.stderr, flush=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.plan", description=__doc__.split("\n\n")[0])
-    parser.add_argument("stack", help=f"stack to plan ({', '.join(stack_files.stacks())})")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON")
-    parser.add_argument("--diagram", type=Path, metavar="DIR", help="write Mermaid, DOT and (with Graphviz) SVG/PNG")
-    parser.add_argument("--prices", type=Path, metavar="FILE", help="a price table from python -m infra.prices refresh")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="a config value, as `pulumi config set` would"
-    )
-    parser.add_argument(
-        "--set-secret", action="append", default=[], metavar="KEY=VALUE", help="a secret config value (--secret)"
-    )
-    args = parser.parse_args(argv)
-    try:
-        overrides, secrets = _pairs(args.set, "--set"), _pairs(args.set_secret, "--set-secret")
-        table = prices.load(args.prices) if args.prices else None
-        plan = make_plan(
-            args.stack, overrides=overrides, secret_overrides=secrets, progress=_progress, price_table=table
-        )
-    except (ConfigError, stack_files.StackFileError, PlanError, OSError, ValueError, KeyError) as err:
-        print(messages.error_line(err), file=sys.stderr)
-        return 2
-    sys.stdout.write(render(plan))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(document(plan), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        print(f"\nJSON plan written to {args.json}")
-    if args.diagram:
-        written = diagram.write(plan.recording, plan.config.teams, args.diagram)
-        print(f"\nDiagram written to {', '.join(str(p) for p in written)}")
-        if not any(p.suffix == ".svg" for p in written):
-            print("  (no SVG/PNG: Graphviz's `dot` is not installed; apt-get install graphviz)")
-    print(f"\nPlanned {len(plan.recording.resources)} resources in {plan.seconds:.1f} s.")
-    return 1 if plan.errors else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

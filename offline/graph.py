@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from infra.offline import Recording, Registration
+from offline.recording import Recording, Registration
 
 # Typical minutes to create one resource of a type (azure-facts.md: cluster 10-15 min,
 # extra Windows pool 10-20 min, first servercore pull several minutes).

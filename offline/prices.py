@@ -2,14 +2,13 @@
 
 Prices are USD, pay-as-you-go list prices of East US (shared/reference/azure-facts.md, which
 gives the date and the source of each), per hour. A meter missing here is unknown, never
-zero. `python -m infra.prices refresh --region REGION --out FILE` asks the Azure Retail
+zero. `musicstore prices refresh --region REGION --out FILE` asks the Azure Retail
 Prices API (no credentials) for the meters the stacks use and writes a table the plan takes
 with `--prices FILE`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Iterator
@@ -157,7 +156,7 @@ def _per_hour(price: float, unit: str) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.prices", description=__doc__.split("\n\n")[0])
+    parser = messages.Parser(prog="musicstore prices", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     refresh = sub.add_parser("refresh", help="read current list prices into a table file")
     refresh.add_argument("--region", required=True, help="armRegionName, such as westeurope")

@@ -14,9 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from infra.config import StackConfig
-from infra.findings import Finding
-from infra.offline import Recording
-from infra.prices import VM_SIZES
+from offline.findings import Finding
+from offline.prices import VM_SIZES
+from offline.recording import Recording
 
 # A Windows node keeps about half a vCPU for the OS, kubelet and containerd.
 WINDOWS_NODE_RESERVED_CPU = 0.5

@@ -5,7 +5,7 @@ the node's. One image is built, pushed to dev and promoted by digest to prod, so
 stack must run it on a pool of the same OS SKU. The release is decided once, by
 `components.naming.APP_BASE_IMAGES`; this check finds where the Dockerfile or a stack departs.
 
-    python -m infra.dockerfile_check      (exit 1 and one line per problem)
+    musicstore dockerfile-check      (exit 1 and one line per problem)
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def stack_configs(root: Path = stack_files.ROOT) -> dict[str, StackConfig]:
     return configs
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    messages.Parser(prog="musicstore dockerfile-check", description=__doc__.split("\n\n")[0]).parse_args(argv)
     try:
         found = problems(DOCKERFILE.read_text(encoding="utf-8"), stack_configs())
     except (ConfigError, stack_files.StackFileError) as err:

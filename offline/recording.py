@@ -27,9 +27,9 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from infra import config, stack_files
-from infra.mocks import RESOURCE_SIG, SIG_KEY, OfflineMocks
-from infra.mocks import SECRET_SIG as SECRET_VALUE_SIG
-from infra.mocks import reveal as unwrap
+from offline.mocks import RESOURCE_SIG, SIG_KEY, OfflineMocks
+from offline.mocks import SECRET_SIG as SECRET_VALUE_SIG
+from offline.mocks import reveal as unwrap
 
 SECRET_SIG = SIG_KEY
 SECRET_MARKER = "[secret]"

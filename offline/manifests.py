@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from infra.offline import Recording
+from offline.recording import Recording
 
 
 def objects(rec: Recording) -> list[dict[str, Any]]:

@@ -12,8 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.graph import edges
-from infra.offline import Recording, Registration
+from offline.graph import edges
+from offline.recording import Recording, Registration
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from components.naming import ACR_NAME, ACR_PULL_ROLE, WINDOWS_POOL_NAME
-from infra.offline import Recording
+from offline.recording import Recording
 
 AGENT_POOL = "azure-native:containerservice:AgentPool"
 CLUSTER = "azure-native:containerservice:ManagedCluster"

@@ -1,6 +1,6 @@
 """The tags of a built image, for pipelines: one line, separated by spaces.
 
-    python -m infra.tags --build-id 20261121.4 --branch refs/heads/main --version 1.4.0 --release
+    musicstore tags --build-id 20261121.4 --branch refs/heads/main --version 1.4.0 --release
 
 Only the standard library and components.naming are imported, so a build agent with a bare
 Python runs it from the checkout.
@@ -8,7 +8,6 @@ Python runs it from the checkout.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from components.naming import image_tags
@@ -16,7 +15,7 @@ from infra import messages
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.tags", description=__doc__.split("\n\n")[0])
+    parser = messages.Parser(prog="musicstore tags", description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-id", required=True)
     parser.add_argument("--branch", required=True)
     parser.add_argument("--version", default="")

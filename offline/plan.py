@@ -1,0 +1,109 @@
+"""Building the offline plan: what `pulumi up` would create, without Azure, the CLI or a network.
+
+`make_plan` runs the very program `pulumi up` runs (the project root's __main__.py, as the
+language host runs it) under the engine's mocks with the values of Pulumi.yaml and
+Pulumi.<STACK>.yaml, then gathers the whole-graph findings, the policies, the critical path,
+the cost and the quota. `offline.render` turns a plan into text and JSON; `musicstore plan` is
+the command.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra import config, stack_files
+from infra.config import ConfigError, StackConfig
+from offline import cost, graph, prices, quota, recording
+from offline.findings import Finding, check_graph, check_policies
+
+
+class PlanError(Exception):
+    """Input the plan cannot work from; its message is one line."""
+
+
+@dataclass
+class Plan:
+    stack: str
+    project: str
+    config: StackConfig
+    config_values: dict[str, str]  # secrets already replaced by [secret]
+    needed_secrets: list[str]  # required secrets not set, planned with marked placeholders
+    recording: recording.Recording
+    findings: list[Finding]
+    critical: graph.CriticalPath
+    cost: cost.CostReport | None = None
+    quotas: list[quota.Demand] = field(default_factory=list)
+    references: dict[str, Plan] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+def make_plan(
+    stack: str,
+    *,
+    root: Path = stack_files.ROOT,
+    overrides: Mapping[str, str] | None = None,
+    secret_overrides: Mapping[str, str] | None = None,
+    progress: Callable[[str, int], None] | None = None,
+    price_table: prices.PriceTable | None = None,
+    _chain: tuple[str, ...] = (),
+) -> Plan:
+    """Plan `stack`, and first every stack it references, whose outputs answer its
+    StackReferences. Raises ConfigError, StackFileError or PlanError on bad input."""
+    if stack in _chain:
+        raise PlanError(f"stack references form a cycle: {' -> '.join((*_chain, stack))}")
+    started = time.perf_counter()
+    files = config.offline_files(stack, root, overrides=overrides, secret_overrides=secret_overrides)
+    cfg = config.from_files(files, stack)
+
+    references = {}
+    if cfg.promote_from_stack:
+        source = cfg.promote_from_stack.split("/")[-1]
+        if source in _chain:
+            cycle = " -> ".join((*_chain, stack, source))
+            raise ConfigError("promoteFromStack", cfg.promote_from_stack, f"stack references form a cycle: {cycle}")
+        if source not in stack_files.stacks(root):
+            raise ConfigError("promoteFromStack", cfg.promote_from_stack, f"names no stack here (Pulumi.{source}.yaml)")
+        references[source] = make_plan(
+            source, root=root, progress=progress, price_table=price_table, _chain=(*_chain, stack)
+        )
+
+    def outputs_of(name: str) -> dict[str, Any]:
+        short = name.split("/")[-1]
+        if short not in references:
+            raise PlanError(f"stack reference {name} was not planned")
+        return references[short].recording.stack_outputs
+
+    rec = recording.run(
+        stack,
+        root=root,
+        files=files,
+        stack_outputs=outputs_of,
+        on_register=(lambda n: progress(stack, n)) if progress else None,
+    )
+    shown = {k: ("[secret]" if k in files.secret_keys else v) for k, v in sorted(files.values.items())}
+    demand, _ = quota.demands(rec, cfg)
+    return Plan(
+        stack=stack,
+        project=files.project,
+        config=cfg,
+        config_values=shown,
+        needed_secrets=sorted(files.placeholders),
+        recording=rec,
+        findings=sorted(
+            check_graph(rec) + check_policies(rec) + quota.check(rec, cfg),
+            key=lambda f: (f.severity, f.rule, f.resource, f.message),
+        ),
+        critical=graph.plan_critical_path(rec),
+        cost=cost.estimate(rec, cfg, price_table or prices.built_in()),
+        quotas=demand,
+        references=references,
+        seconds=time.perf_counter() - started,
+    )
