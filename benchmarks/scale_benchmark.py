@@ -31,7 +31,7 @@ import json, resource, sys, time
 import pulumi
 from offline import recording
 from offline.plan import make_plan
-from infra.config import PROJECT
+from infra.stack_config import PROJECT
 teams = sys.argv[1]
 make_plan("dev")  # imports and first-run set-up, paid by every plan, kept out of both timings
 t = time.perf_counter()

@@ -18,10 +18,6 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 
-# Windows container images run with process isolation on AKS, so the image's Windows
-# release must be the node's: ltsc2022 on Windows2022 nodes, ltsc2025 on Windows2025.
-WINDOWS_VERSION_FOR_OS_SKU = {"Windows2022": "ltsc2022", "Windows2025": "ltsc2025"}
-
 
 def registry_name(prefix: str, environment: str, team: str, suffix: str) -> str:
     """ACR name: letters and digits only, 5-50 characters, globally unique through `suffix`."""
@@ -81,19 +77,6 @@ def image_reference(login_server: str, repository: str, tag: str, digest: str | 
     return f"{login_server}/{repository}:{tag}"
 
 
-# Marketplace image of a build agent, by the Windows release of the images it builds.
-AGENT_IMAGE_SKU = {"ltsc2022": "2022-datacenter-g2", "ltsc2025": "2025-datacenter-g2"}
-# The .NET Framework images the app builds from and runs on (Dockerfile stages), per release.
-APP_BASE_IMAGES = {
-    "ltsc2022": (
-        "mcr.microsoft.com/dotnet/framework/sdk:4.8-windowsservercore-ltsc2022",
-        "mcr.microsoft.com/dotnet/framework/aspnet:4.8-windowsservercore-ltsc2022",
-    ),
-    "ltsc2025": (
-        "mcr.microsoft.com/dotnet/framework/sdk:4.8.1-windowsservercore-ltsc2025",
-        "mcr.microsoft.com/dotnet/framework/aspnet:4.8.1-windowsservercore-ltsc2025",
-    ),
-}
 COMPUTER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 
 

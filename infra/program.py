@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import resources
 
-from components import naming
+from components import naming, windows
 from components.agent_bootstrap import AgentSettings
 from components.aks_cluster import AksCluster, AksClusterArgs, WindowsPoolArgs
 from components.build_agent_vm import BuildAgentVm, BuildAgentVmArgs, ShutdownArgs
@@ -16,7 +16,7 @@ from components.image_promotion import ImagePromotion, ImagePromotionArgs
 from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
 from components.network import Network, NetworkArgs
 from infra import config
-from infra.config import StackConfig
+from infra.stack_config import StackConfig
 
 
 def main() -> None:
@@ -156,7 +156,7 @@ def _agents(cfg: StackConfig, team: str, group: resources.ResourceGroup, net: Ne
                     computer_name=naming.computer_name(team, index),
                     vm_size=agents.vm_size,
                     os_disk_size_gb=agents.os_disk_size_gb,
-                    image_sku=naming.AGENT_IMAGE_SKU[cfg.app.windows_version],
+                    image_sku=windows.AGENT_IMAGE_SKU[cfg.app.windows_version],
                     admin_username=agents.admin_username,
                     agent=AgentSettings(
                         organization_url=agents.organization_url,
@@ -164,7 +164,7 @@ def _agents(cfg: StackConfig, team: str, group: resources.ResourceGroup, net: Ne
                         agent_name=vm,
                         docker_version=agents.docker_version,
                         agent_version=agents.package_version,
-                        images=naming.APP_BASE_IMAGES[cfg.app.windows_version],
+                        images=windows.APP_BASE_IMAGES[cfg.app.windows_version],
                     ),
                     pat=pulumi.Output.secret(pat.reveal()),
                     spot=agents.spot,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from infra.config import StackConfig
+from infra.stack_config import StackConfig
 from offline.prices import HOURS_PER_MONTH, PriceTable, premium_tier
 from offline.recording import Recording, Registration
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import config, stack_files
-from infra.config import ConfigError, StackConfig
+from infra.stack_config import ConfigError, StackConfig
 from offline import cost, graph, prices, quota, recording
 from offline.findings import Finding, check_graph, check_policies
 

@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from infra.config import StackConfig
+from infra.stack_config import StackConfig
 from offline.findings import Finding
 from offline.prices import VM_SIZES
 from offline.recording import Recording

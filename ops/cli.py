@@ -16,8 +16,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from infra import config, messages, stack_files
-from infra.config import ConfigError
+from infra import messages, stack_config, stack_files
+from infra.stack_config import ConfigError
 from offline import diagram, prices
 from offline.plan import PlanError, make_plan
 from offline.render import document, render
@@ -31,7 +31,7 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise PlanError(f"{option} takes KEY=VALUE, not {item!r}")
-        pairs[key.removeprefix(f"{config.PROJECT}:")] = value
+        pairs[key.removeprefix(f"{stack_config.PROJECT}:")] = value
     return pairs
 
 

@@ -3,7 +3,7 @@
 AKS runs Windows containers with process isolation: the image's Windows build must equal
 the node's. One image is built, pushed to dev and promoted by digest to prod, so every
 stack must run it on a pool of the same OS SKU. The release is decided once, by
-`components.naming.APP_BASE_IMAGES`; this check finds where the Dockerfile or a stack departs.
+`components.windows.APP_BASE_IMAGES`; this check finds where the Dockerfile or a stack departs.
 
     musicstore dockerfile-check      (exit 1 and one line per problem)
 """
@@ -14,9 +14,10 @@ import re
 import sys
 from pathlib import Path
 
-from components.naming import APP_BASE_IMAGES, WINDOWS_VERSION_FOR_OS_SKU
+from components.windows import APP_BASE_IMAGES, WINDOWS_VERSION_FOR_OS_SKU
 from infra import messages, stack_files
-from infra.config import ConfigError, StackConfig, load_stack
+from infra.config import load_stack
+from infra.stack_config import ConfigError, StackConfig
 
 DOCKERFILE = stack_files.ROOT / "app" / "Dockerfile"
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from infra import messages, stack_files
-from infra.config import ConfigError
+from infra.stack_config import ConfigError
 from ops import teardown_gate
 
 

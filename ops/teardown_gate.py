@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from infra import messages, stack_files
-from infra.config import ConfigError, StackConfig, load_stack
+from infra.config import load_stack
+from infra.stack_config import ConfigError, StackConfig
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import settings
 
 from infra import stack_files
-from infra.config import PROJECT, StackConfig, load_stack
+from infra.config import load_stack
+from infra.stack_config import PROJECT, StackConfig
 from offline import recording
 from offline.plan import Plan, make_plan
 

@@ -12,7 +12,8 @@ import pytest
 
 from components import agent_bootstrap
 from components.agent_bootstrap import AgentSettings
-from components.naming import AGENT_IMAGE_SKU, WINDOWS_VERSION_FOR_OS_SKU, computer_name
+from components.naming import computer_name
+from components.windows import AGENT_IMAGE_SKU, WINDOWS_VERSION_FOR_OS_SKU
 from infra import stack_files
 from offline import recording
 from offline.plan import Plan, make_plan

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from infra.config import ConfigError, Secret, StackConfig, offline_files, parse
+from infra.config import offline_files, parse
+from infra.stack_config import ConfigError, Secret, StackConfig
 
 FILES = offline_files("dev")
 DEV = {k.split(":", 1)[1]: v for k, v in FILES.values.items()}

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from infra import stack_files
-from infra.config import StackConfig
+from infra.stack_config import StackConfig
 from ops import dockerfile_check, pr_comment, teardown_gate
 
 ROOT = stack_files.ROOT

@@ -12,7 +12,7 @@ import pulumi
 import pytest
 
 from components.naming import ACR_NAME, COMPUTER_NAME
-from infra.config import ConfigError
+from infra.stack_config import ConfigError
 from offline import prices, recording
 from offline.plan import Plan, make_plan
 from offline.prices import HOURS_PER_MONTH

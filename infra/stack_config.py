@@ -1,0 +1,173 @@
+"""The typed model of a stack's configuration: what `infra.config` parses once and every
+component and command reads. Frozen, keyword-only; secrets never print."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import pulumi
+
+from components.windows import WINDOWS_VERSION_FOR_OS_SKU
+from infra import messages
+
+PROJECT = "musicstore"
+
+
+class ConfigError(pulumi.RunError):
+    """A config value breaks a rule. Its message is one line: key, value and rule.
+
+    A RunError ends `pulumi up` with the message alone, without a traceback."""
+
+    def __init__(self, key: str, value: object, rule: str) -> None:
+        self.key = f"{PROJECT}:{key}"
+        self.rule = rule
+        shown = str(value) if isinstance(value, Secret) else json.dumps(value)
+        super().__init__("config " + messages.problem(self.key, shown, rule))
+
+
+class MissingSecretError(ConfigError):
+    """A secret the stack needs is not set; the message gives the command that sets it."""
+
+    def __init__(self, key: str, condition: str) -> None:
+        super().__init__(key, None, f"is required {condition}: pulumi config set --secret {key}")
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret config value. It never prints; `reveal` hands it to `pulumi.Output.secret`."""
+
+    _value: str
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "[secret]"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowsPool:
+    name: str
+    vm_size: str
+    count: int
+    os_sku: str
+    max_pods: int
+    min_count: int | None = None
+    max_count: int | None = None
+
+    @property
+    def autoscaling(self) -> bool:
+        return self.min_count is not None
+
+    @property
+    def windows_version(self) -> str:
+        return WINDOWS_VERSION_FOR_OS_SKU[self.os_sku]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppConfig:
+    image_repository: str
+    image_tag: str
+    image_digest: str | None
+    windows_version: str
+    replicas: int
+    await_rollout: bool = True
+
+    @property
+    def os_sku(self) -> str:
+        return next(s for s, v in WINDOWS_VERSION_FOR_OS_SKU.items() if v == self.windows_version)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseConfig:
+    mode: str  # "in-cluster" or "external"
+    connection_string: Secret | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quotas:
+    """The subscription's limits in the stack's region that a rollout must fit in."""
+
+    regional_vcpus: int
+    family_vcpus: int  # per VM family
+    public_ips: int
+    registries: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromotionConfig:
+    digest: str
+    tag: str
+    method: str  # "auto", "acr-import" or "oci-copy"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConfig:
+    count: int  # per team; 0 builds no agents
+    vm_size: str
+    os_disk_size_gb: int
+    spot: bool
+    admin_username: str
+    pool_name: str  # may hold "{team}"
+    rdp_source_ranges: tuple[str, ...]
+    auto_shutdown: bool
+    daily_hours: int  # how long an agent runs a day when it shuts down automatically
+    shutdown_time: str  # HHmm
+    shutdown_time_zone: str
+    docker_version: str
+    package_version: str
+    organization_url: str
+    pat: Secret | None
+
+    def pool_for(self, team: str) -> str:
+        return self.pool_name.replace("{team}", team)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackConfig:
+    stack: str
+    environment: str
+    location: str
+    name_prefix: str
+    teams: tuple[str, ...]
+    registry_sku: str
+    kubernetes_version: str
+    cluster_sku_tier: str
+    system_pool_name: str
+    system_pool_vm_size: str
+    system_pool_count: int
+    windows_pools: tuple[WindowsPool, ...]
+    windows_admin_username: str
+    network_policy: str
+    vnet_cidr: str
+    pod_cidr: str
+    service_cidr: str
+    app: AppConfig
+    database: DatabaseConfig
+    agents: AgentConfig
+    quotas: Quotas
+    session_hours: int
+    # When the stack's session is over (UTC); None never expires. Teardown reads it.
+    expires_at: datetime | None = None
+    # False protects the stack from the teardown workflow (prod).
+    teardown_allowed: bool = True
+    # Registries and the cluster refuse deletion (Pulumi's protect) until unprotected.
+    protect_resources: bool = False
+    # The stack this one promotes images from (prod from dev), read by a StackReference.
+    promote_from_stack: str | None = None
+    promotion: PromotionConfig | None = None
+
+    def tags(self, team: str = "shared") -> dict[str, str]:
+        """Tags of every taggable resource: a team's own, or "shared" ones of the stack."""
+        expiry = self.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.expires_at else "never"
+        return {
+            "environment": self.environment,
+            "stack": self.stack,
+            "team": team,
+            "expires-at": expiry,
+            "managed-by": "pulumi",
+        }
