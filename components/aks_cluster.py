@@ -24,13 +24,14 @@ class WindowsPoolArgs:
     max_count: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AksClusterArgs:
     resource_group_name: pulumi.Input[str]
     location: pulumi.Input[str]
     cluster_name: str
     kubernetes_version: str
     sku_tier: str
+    support_plan: str = "KubernetesOfficial"
     node_subnet_id: pulumi.Input[str]
     system_pool_name: str
     system_pool_vm_size: str
@@ -89,6 +90,7 @@ class AksCluster(pulumi.ComponentResource):
             dns_prefix=args.cluster_name,
             kubernetes_version=args.kubernetes_version,
             sku=containerservice.ManagedClusterSKUArgs(name="Base", tier=args.sku_tier),
+            support_plan=args.support_plan,
             identity=containerservice.ManagedClusterIdentityArgs(type="SystemAssigned"),
             enable_rbac=True,
             agent_pool_profiles=[

@@ -12,8 +12,8 @@ AGENT_IMAGE_SKU = {"ltsc2022": "2022-datacenter-g2", "ltsc2025": "2025-datacente
 # The .NET Framework images the app builds from and runs on (Dockerfile stages), per release.
 APP_BASE_IMAGES = {
     "ltsc2022": (
-        "mcr.microsoft.com/dotnet/framework/sdk:4.8-windowsservercore-ltsc2022",
-        "mcr.microsoft.com/dotnet/framework/aspnet:4.8-windowsservercore-ltsc2022",
+        "mcr.microsoft.com/dotnet/framework/sdk:4.8.1-windowsservercore-ltsc2022",
+        "mcr.microsoft.com/dotnet/framework/aspnet:4.8.1-windowsservercore-ltsc2022",
     ),
     "ltsc2025": (
         "mcr.microsoft.com/dotnet/framework/sdk:4.8.1-windowsservercore-ltsc2025",

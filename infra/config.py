@@ -46,6 +46,7 @@ KNOWN_KEYS = frozenset(
         "registrySku",
         "kubernetesVersion",
         "clusterSkuTier",
+        "clusterSupportPlan",
         "systemPoolName",
         "systemPoolVmSize",
         "systemPoolCount",
@@ -159,13 +160,14 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         registry_sku=read.choice("registrySku", ("Basic", "Standard", "Premium")),
         kubernetes_version=kubernetes_version,
         cluster_sku_tier=read.choice("clusterSkuTier", ("Free", "Standard", "Premium")),
+        cluster_support_plan=read.choice("clusterSupportPlan", ("KubernetesOfficial", "AKSLongTermSupport")),
         system_pool_name=read.string(
             "systemPoolName",
             LINUX_POOL_NAME,
             "Linux pool names are 1-12 lowercase letters and digits, starting with a letter",
         ),
         system_pool_vm_size=read.string(
-            "systemPoolVmSize", VM_SIZE, "must be an Azure VM size such as Standard_D2s_v3"
+            "systemPoolVmSize", VM_SIZE, "must be an Azure VM size such as Standard_D2s_v5"
         ),
         system_pool_count=read.integer("systemPoolCount", 1, 100),
         windows_pools=windows_pools,

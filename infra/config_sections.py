@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from components.naming import SEMVER, WINDOWS_POOL_NAME
 from components.windows import WINDOWS_VERSION_FOR_OS_SKU
+from infra.dated_facts import DEFAULT_WINDOWS_VM_SIZE
 from infra.stack_config import (
     AgentConfig,
     AppConfig,
@@ -198,9 +199,9 @@ def read_windows_pools(pools: dict[str, Any], k8s_minor: int) -> tuple[WindowsPo
                 spec[unknown[0]],
                 f"is not a pool setting ({', '.join(sorted(WINDOWS_POOL_KEYS))})",
             )
-        vm_size = spec.get("vmSize", "Standard_D4s_v3")
+        vm_size = spec.get("vmSize", DEFAULT_WINDOWS_VM_SIZE)
         if not isinstance(vm_size, str) or not VM_SIZE.fullmatch(vm_size):
-            raise ConfigError(f"{key}.vmSize", vm_size, "must be an Azure VM size such as Standard_D4s_v3")
+            raise ConfigError(f"{key}.vmSize", vm_size, "must be an Azure VM size such as Standard_D4s_v5")
         os_sku = spec.get("osSku", "Windows2022")
         check_os_sku(f"{key}.osSku", os_sku, k8s_minor)
         count = integer(f"{key}.count", spec.get("count", 1), 0, 100)
@@ -295,7 +296,7 @@ def read_agents(read: Reader, team_count: int) -> AgentConfig:
         raise MissingSecretError("azdoPat", "when agentCount is above 0")
     return AgentConfig(
         count=count,
-        vm_size=read.string("agentVmSize", VM_SIZE, "must be an Azure VM size such as Standard_D4s_v3"),
+        vm_size=read.string("agentVmSize", VM_SIZE, "must be an Azure VM size such as Standard_D4s_v5"),
         os_disk_size_gb=read.integer("agentOsDiskSizeGb", 128, 2048),
         spot=boolean(read, "agentSpot"),
         admin_username=read_windows_user(read, "agentAdminUsername"),

@@ -110,6 +110,7 @@ def _cluster_args(
         cluster_name=naming.cluster_name(cfg.name_prefix, cfg.environment),
         kubernetes_version=cfg.kubernetes_version,
         sku_tier=cfg.cluster_sku_tier,
+        support_plan=cfg.cluster_support_plan,
         node_subnet_id=net.subnet_ids["aks"],
         system_pool_name=cfg.system_pool_name,
         system_pool_vm_size=cfg.system_pool_vm_size,

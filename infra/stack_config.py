@@ -137,6 +137,7 @@ class StackConfig:
     registry_sku: str
     kubernetes_version: str
     cluster_sku_tier: str
+    cluster_support_plan: str
     system_pool_name: str
     system_pool_vm_size: str
     system_pool_count: int

@@ -12,12 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from infra import config, stack_files
+from infra.dated_facts import READ_ON
 from infra.stack_config import ConfigError, StackConfig
-from offline import cost, graph, prices, quota, recording
+from offline import cost, expiry, graph, prices, quota, recording
 from offline.findings import Finding, check_graph, check_policies
 
 
@@ -53,10 +55,13 @@ def make_plan(
     secret_overrides: Mapping[str, str] | None = None,
     progress: Callable[[str, int], None] | None = None,
     price_table: prices.PriceTable | None = None,
+    today: date | None = None,
     _chain: tuple[str, ...] = (),
 ) -> Plan:
     """Plan `stack`, and first every stack it references, whose outputs answer its
-    StackReferences. Raises ConfigError, StackFileError or PlanError on bad input."""
+    StackReferences. The stack is judged against the dated facts at its `expiresAt`, else at
+    `today`, which the caller gives (without it, the day the table was read).
+    Raises ConfigError, StackFileError or PlanError on bad input."""
     if stack in _chain:
         raise PlanError(f"stack references form a cycle: {' -> '.join((*_chain, stack))}")
     started = time.perf_counter()
@@ -72,7 +77,7 @@ def make_plan(
         if source not in stack_files.stacks(root):
             raise ConfigError("promoteFromStack", cfg.promote_from_stack, f"names no stack here (Pulumi.{source}.yaml)")
         references[source] = make_plan(
-            source, root=root, progress=progress, price_table=price_table, _chain=(*_chain, stack)
+            source, root=root, progress=progress, price_table=price_table, today=today, _chain=(*_chain, stack)
         )
 
     def outputs_of(name: str) -> dict[str, Any]:
@@ -98,7 +103,7 @@ def make_plan(
         needed_secrets=sorted(files.placeholders),
         recording=rec,
         findings=sorted(
-            check_graph(rec) + check_policies(rec) + quota.check(rec, cfg),
+            check_graph(rec) + check_policies(rec) + quota.check(rec, cfg) + expiry.judge(cfg, today or READ_ON),
             key=lambda f: (f.severity, f.rule, f.resource, f.message),
         ),
         critical=graph.plan_critical_path(rec),

@@ -52,6 +52,13 @@ BUILT_IN: dict[str, float] = {
     "vm/Standard_D4s_v3/linux": 0.192,
     "vm/Standard_D2s_v3/windows/spot": 0.0368,
     "vm/Standard_D2s_v3/linux/spot": 0.0188,
+    # Dsv5, the defaults since Dsv3 is closed to new subscriptions: the Azure retail price list
+    # (East US, pay-as-you-go) lists each Dsv5 size at its Dsv3 price. Not re-read here, as no
+    # network is at hand: `musicstore prices refresh` reads the current figures.
+    "vm/Standard_D2s_v5/windows": 0.188,
+    "vm/Standard_D2s_v5/linux": 0.096,
+    "vm/Standard_D4s_v5/windows": 0.376,
+    "vm/Standard_D4s_v5/linux": 0.192,
     # The Free tier shows a $0.05/h meter from 2026-10-01 (unsure): the stricter reading.
     "aks/Free": 0.05,
     "aks/Standard": 0.10,

@@ -126,7 +126,7 @@ def _windows_capacity(rec: Recording) -> list[Finding]:
                 "windows-pool-capacity",
                 "stack",
                 f"the apps request {needed:g} vCPUs on Windows nodes, the pools hold {room:g} "
-                f"(about {nodes} Standard_D4s_v3 nodes needed)",
+                f"(about {nodes} Standard_D4s_v5 nodes needed)",
             )
         ]
     return []

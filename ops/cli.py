@@ -10,10 +10,12 @@ Errors are one line, `error: ...`, naming the input, the value and the rule; exi
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from infra import messages, stack_config, stack_files
@@ -23,6 +25,13 @@ from offline.plan import PlanError, make_plan
 from offline.render import document, render
 
 PROGRESS_EVERY = 100
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def _pairs(items: list[str], option: str) -> dict[str, str]:
@@ -44,6 +53,13 @@ def plan(argv: list[str] | None = None) -> int:
     """The offline plan of a stack: what `pulumi up` would create, priced, timed and checked."""
     parser = messages.Parser(prog="musicstore plan", description="The offline plan of a stack.")
     parser.add_argument("stack", help=f"stack to plan ({', '.join(stack_files.stacks())})")
+    parser.add_argument(
+        "--date",
+        type=_day,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="judge the stack's dated facts on this day when it has no expiresAt (default: today)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON")
     parser.add_argument("--diagram", type=Path, metavar="DIR", help="write Mermaid, DOT and (with Graphviz) SVG/PNG")
     parser.add_argument("--prices", type=Path, metavar="FILE", help="a price table from musicstore prices refresh")
@@ -58,7 +74,12 @@ def plan(argv: list[str] | None = None) -> int:
         overrides, secrets = _pairs(args.set, "--set"), _pairs(args.set_secret, "--set-secret")
         table = prices.load(args.prices) if args.prices else None
         planned = make_plan(
-            args.stack, overrides=overrides, secret_overrides=secrets, progress=_progress, price_table=table
+            args.stack,
+            overrides=overrides,
+            secret_overrides=secrets,
+            progress=_progress,
+            price_table=table,
+            today=args.date or datetime.now(UTC).date(),
         )
     except (ConfigError, stack_files.StackFileError, PlanError, OSError, ValueError, KeyError) as err:
         print(messages.error_line(err), file=sys.stderr)

@@ -18,6 +18,7 @@ from components.windows import APP_BASE_IMAGES, WINDOWS_VERSION_FOR_OS_SKU
 from infra import messages, stack_files
 from infra.config import load_stack
 from infra.stack_config import ConfigError, StackConfig
+from offline.expiry import base_image_problem
 
 DOCKERFILE = stack_files.ROOT / "app" / "Dockerfile"
 
@@ -30,6 +31,9 @@ def base_images(dockerfile: str) -> tuple[str, str]:
 
 def problems(dockerfile: str, configs: dict[str, StackConfig]) -> list[str]:
     images = base_images(dockerfile)
+    unsupported = [problem for image in images if (problem := base_image_problem(image))]
+    if unsupported:
+        return [f"app/Dockerfile: {problem}" for problem in unsupported]
     release = next((v for v, pair in APP_BASE_IMAGES.items() if pair == images), None)
     if release is None:
         return [f"app/Dockerfile builds on {images[0]} and {images[1]}, not a pair of APP_BASE_IMAGES"]

@@ -283,13 +283,13 @@ def test_dockerfile_and_every_stack_agree_on_the_windows_release() -> None:
 
 def test_a_dockerfile_on_another_release_is_caught() -> None:
     dockerfile = (ROOT / "app" / "Dockerfile").read_text()
-    ltsc2025 = dockerfile.replace("sdk:4.8-windowsservercore-ltsc2022", "sdk:4.8.1-windowsservercore-ltsc2025").replace(
-        "aspnet:4.8-windowsservercore-ltsc2022", "aspnet:4.8.1-windowsservercore-ltsc2025"
-    )
+    ltsc2025 = dockerfile.replace(
+        "sdk:4.8.1-windowsservercore-ltsc2022", "sdk:4.8.1-windowsservercore-ltsc2025"
+    ).replace("aspnet:4.8.1-windowsservercore-ltsc2022", "aspnet:4.8.1-windowsservercore-ltsc2025")
     found = dockerfile_check.problems(ltsc2025, dockerfile_check.stack_configs())
     assert "stack dev runs the app as ltsc2022, app/Dockerfile builds ltsc2025" in found
     assert "stack prod has no Windows pool for ltsc2025 (pools: Windows2022)" in found
-    mixed = dockerfile.replace("aspnet:4.8-windowsservercore-ltsc2022", "aspnet:4.8.1-windowsservercore-ltsc2025")
+    mixed = dockerfile.replace("aspnet:4.8.1-windowsservercore-ltsc2022", "aspnet:4.8.1-windowsservercore-ltsc2025")
     assert "not a pair of APP_BASE_IMAGES" in dockerfile_check.problems(mixed, dockerfile_check.stack_configs())[0]
 
 

@@ -154,11 +154,11 @@ def test_auto_shutdown_and_spot_savings() -> None:
 
 def test_demand_over_the_vcpu_quota_warns_with_the_numbers() -> None:
     plan = make_plan("dev", overrides={"quotaFamilyVcpus": "10"})
-    # agent D4s_v3 4, system pool (1 + 1 surge) x 2, Windows pool (1 + 1 surge) x 4
+    # agent D4s_v5 4, system pool (1 + 1 surge) x 2, Windows pool (1 + 1 surge) x 4
     [warning] = [f for f in plan.findings if f.rule == "quota-exceeded"]
     assert warning.severity == "warning"
     assert warning.message == (
-        "vCPUs standardDSv3Family: the stack needs 16, the limit is 10 (quotaFamilyVcpus) "
+        "vCPUs standardDSv5Family: the stack needs 16, the limit is 10 (quotaFamilyVcpus) "
         "(aks-win22: 2 x 4; aks/system: 2 x 2; team1-agent1: 1 x 4)"
     )
     assert "EXCEEDED vCPUs standardDSv3Family: needs 16, limit 10" in render(plan)
