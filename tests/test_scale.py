@@ -161,7 +161,7 @@ def test_demand_over_the_vcpu_quota_warns_with_the_numbers() -> None:
         "vCPUs standardDSv5Family: the stack needs 16, the limit is 10 (quotaFamilyVcpus) "
         "(aks-win22: 2 x 4; aks/system: 2 x 2; team1-agent1: 1 x 4)"
     )
-    assert "EXCEEDED vCPUs standardDSv3Family: needs 16, limit 10" in render(plan)
+    assert "EXCEEDED vCPUs standardDSv5Family: needs 16, limit 10" in render(plan)
 
 
 def test_real_stacks_fit_their_quotas(stack_plans: dict[str, Plan]) -> None:
