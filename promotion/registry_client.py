@@ -22,7 +22,7 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 INDEX_TYPES = MANIFEST_TYPES[:2]
-CHUNK = 8 * 1024 * 1024
+CHUNK = 1024 * 1024
 LOCAL_HOSTS = ("127.", "localhost", "[::1]")
 
 
@@ -85,21 +85,24 @@ class RegistryClient:
 
     # --- writes ------------------------------------------------------------------------
     def upload_blob(self, repository: str, digest: str, chunks: Iterable[bytes]) -> int:
-        """Chunked upload (POST, PATCH per chunk, PUT with the digest). Returns the bytes sent."""
+        """Streamed upload (POST, one PATCH whose body streams every chunk, PUT with the
+        digest), as `docker push` and skopeo upload: one request carries the whole blob, and
+        no more than a chunk is held in memory. Returns the bytes sent."""
         response = self._request("POST", f"/v2/{repository}/blobs/uploads/", repository)
         self._check(response, f"start upload of {digest}", expect=(202,))
         location = response.headers["Location"]
         sent = 0
-        for chunk in _rechunk(chunks, self.chunk_size):
-            headers = {
-                "Content-Type": "application/octet-stream",
-                "Content-Range": f"{sent}-{sent + len(chunk) - 1}",
-                "Content-Length": str(len(chunk)),
-            }
-            response = self._request("PATCH", location, repository, headers=headers, data=chunk)
-            self._check(response, f"upload a chunk of {digest}", expect=(202,))
-            location = response.headers["Location"]
-            sent += len(chunk)
+
+        def counted() -> Iterator[bytes]:
+            nonlocal sent
+            for chunk in chunks:
+                sent += len(chunk)
+                yield chunk
+
+        headers = {"Content-Type": "application/octet-stream"}
+        response = self._request("PATCH", location, repository, headers=headers, data=counted())
+        self._check(response, f"upload {digest}", expect=(202,))
+        location = response.headers["Location"]
         separator = "&" if "?" in location else "?"
         response = self._request(
             "PUT", f"{location}{separator}digest={digest}", repository, headers={"Content-Length": "0"}
@@ -126,7 +129,7 @@ class RegistryClient:
         repository: str,
         *,
         headers: dict[str, str] | None = None,
-        data: bytes | None = None,
+        data: bytes | Iterator[bytes] | None = None,
         stream: bool = False,
     ) -> requests.Response:
         url = path if path.startswith("http") else f"{self.base}{path}"
@@ -180,18 +183,6 @@ class RegistryClient:
         if response.status_code not in expect:
             detail = _errors(response)
             raise RegistryError(f"{self.server} could not {what}: HTTP {response.status_code}{detail}")
-
-
-def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """Fixed-size chunks (the last one shorter) from chunks of any size."""
-    buffer = bytearray()
-    for piece in chunks:
-        buffer += piece
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
 
 
 def _errors(response: requests.Response) -> str:

@@ -7,6 +7,7 @@ import gzip
 import ipaddress
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -64,7 +65,9 @@ def test_each_agent_matches_the_pool_os_and_has_a_short_computer_name(
 ) -> None:
     rec, cfg = stack_runs["dev"], stack_config("dev")
     pool_versions = {WINDOWS_VERSION_FOR_OS_SKU[p.os_sku] for p in cfg.windows_pools}
-    for children in agents_of(rec).values():
+    agents = agents_of(rec)
+    assert agents, "the stack has build agents to check"
+    for children in agents.values():
         vm = children["VirtualMachine"]
         image = vm.plain("storageProfile.imageReference")
         assert (image["publisher"], image["offer"]) == ("MicrosoftWindowsServer", "WindowsServer")
@@ -77,7 +80,9 @@ def test_each_agent_matches_the_pool_os_and_has_a_short_computer_name(
 
 
 def test_extension_keeps_the_pat_in_protected_settings_only(stack_runs: dict[str, recording.Recording]) -> None:
-    for children in agents_of(stack_runs["dev"]).values():
+    agents = agents_of(stack_runs["dev"])
+    assert agents, "dev has build agents to check"
+    for children in agents.values():
         ext = children["VirtualMachineExtension"]
         assert (ext.plain("publisher"), ext.plain("type"), ext.plain("typeHandlerVersion")) == (
             "Microsoft.Compute",
@@ -94,7 +99,9 @@ def test_extension_keeps_the_pat_in_protected_settings_only(stack_runs: dict[str
 
 def test_agents_shut_down_daily_under_the_required_name(stack_runs: dict[str, recording.Recording]) -> None:
     cfg = stack_config("dev")
-    for children in agents_of(stack_runs["dev"]).values():
+    agents = agents_of(stack_runs["dev"])
+    assert agents, "dev has build agents to check"
+    for children in agents.values():
         vm, schedule = children["VirtualMachine"], children["GlobalSchedule"]
         assert schedule.plain("name") == f"shutdown-computevm-{vm.plain('vmName')}"
         assert schedule.plain("taskType") == "ComputeVmShutdownTask"
@@ -172,7 +179,10 @@ def test_editing_the_script_changes_the_extension_inputs() -> None:
     edited = script.replace("bootstrap done", "bootstrap finished")
     assert agent_bootstrap.public_settings(script, SETTINGS) != agent_bootstrap.public_settings(edited, SETTINGS)
     assert agent_bootstrap.command(script, SETTINGS, "p") != agent_bootstrap.command(edited, SETTINGS, "p")
-    assert agent_bootstrap.public_settings(script, SETTINGS) == agent_bootstrap.public_settings(script, SETTINGS)
+    assert edited != script  # the edit took effect
+    # Settings alone change them too: a new pool or organization re-runs the extension.
+    moved = replace(SETTINGS, pool=SETTINGS.pool + "-new")
+    assert agent_bootstrap.public_settings(script, moved) != agent_bootstrap.public_settings(script, SETTINGS)
 
 
 def test_computer_names_fit_15_characters_and_stay_distinct() -> None:

@@ -131,7 +131,7 @@ def test_an_interrupted_copy_leaves_no_tag_and_a_rerun_completes_it(dev: LocalRe
     def kill_mid_blob(response: requests.Response, *_: Any, **__: Any) -> None:
         if response.request.method == "PATCH":
             patches.append(1)
-            if len(patches) == 8:  # inside the second layer's upload
+            if len(patches) == 2:  # inside the second blob's upload: streamed, not yet committed by its PUT
                 prod.stop(kill=True)
 
     target.session.hooks["response"].append(kill_mid_blob)
