@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from infra import stack_files
 from infra.config import KNOWN_KEYS
+from infra.dated_facts import READ_ON
 from offline import manifests, plan, recording, render
 from offline.plan import Plan
 from ops import cli
@@ -147,7 +148,7 @@ def changes(draw: st.DrawFn) -> list[tuple[str, str]]:
 def test_any_config_plans_or_fails_in_one_line_before_any_resource(
     drawn: list[tuple[str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["dev"]
+    argv = ["dev", "--date", READ_ON.isoformat()]
     for key, value in drawn:
         argv += ["--set", f"{key}={value}"]
     registered: list[str] = []

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from infra import messages
+from infra.dated_facts import READ_ON
 from offline import recording
 from ops import cli
 
@@ -25,7 +26,7 @@ def test_a_key_with_a_control_character_gives_one_line_and_registers_nothing(
         lambda self, req: registered.append(req.name) or original(self, req),
     )
     # As the shell passes `--set 'windowsPools={"\n":null}'`: JSON whose key decodes to the character.
-    status = cli.plan(["dev", "--set", f"windowsPools={json.dumps({char: None})}"])
+    status = cli.plan(["dev", "--date", READ_ON.isoformat(), "--set", f"windowsPools={json.dumps({char: None})}"])
     out, err = capsys.readouterr()
     assert (status, out, registered) == (2, "", [])
     assert len(err.splitlines()) == 1 and err.endswith("\n")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra import stack_files
+from infra.dated_facts import READ_ON
 from offline import diagram, graph, plan, render
 from offline.plan import Plan
 from ops import cli
@@ -59,7 +60,7 @@ def test_readme_first_command_plans_dev_without_network() -> None:
 
 def test_json_lists_every_resource_with_its_dependencies(stack_plans: dict[str, Plan], tmp_path: Path) -> None:
     out = tmp_path / "dev.json"
-    assert cli.plan(["dev", "--json", str(out)]) == 0
+    assert cli.plan(["dev", "--date", READ_ON.isoformat(), "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     recorded = stack_plans["dev"].recording.resources
     assert sorted(r["urn"] for r in doc["resources"]) == sorted(recorded)
@@ -157,7 +158,7 @@ def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_plan(project: Path, dev_yaml: str) -> subprocess.CompletedProcess[str]:
     (project / "Pulumi.dev.yaml").write_text(dev_yaml)
     return subprocess.run(
-        [sys.executable, "-m", "ops.cli", "plan", "dev"],
+        [sys.executable, "-m", "ops.cli", "plan", "dev", "--date", READ_ON.isoformat()],
         cwd=project,
         capture_output=True,
         text=True,
@@ -183,7 +184,7 @@ def test_yaml_that_does_not_parse_exits_2(project_copy: Path) -> None:
 
 def test_unknown_stack_exits_2() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "ops.cli", "plan", "staging"],
+        [sys.executable, "-m", "ops.cli", "plan", "staging", "--date", READ_ON.isoformat()],
         cwd=ROOT,
         capture_output=True,
         text=True,
