@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from components.aks_cluster import AksCluster, AksClusterArgs, WindowsPoolArgs
+from components.aks_cluster import AksCluster, WindowsPoolArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
 from components.naming import ACR_PULL_ROLE
 from components.network import Network, NetworkArgs
 from offline import recording
 from tests.conftest import Recorder
-
-REGISTRY_ID = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r1"
-
-
-def cluster_args(**pools: WindowsPoolArgs) -> AksClusterArgs:
-    return AksClusterArgs(
-        resource_group_name="rg",
-        location="westeurope",
-        cluster_name="gdbc-test-aks",
-        kubernetes_version="1.34",
-        sku_tier="Free",
-        node_subnet_id="/subscriptions/s1/subnets/aks",
-        system_pool_name="system",
-        system_pool_vm_size="Standard_D2s_v3",
-        system_pool_count=1,
-        windows_pools=pools or {"win22": WindowsPoolArgs("Standard_D4s_v3", 1, "Windows2022", 30)},
-        windows_admin_username="gdbcadmin",
-        network_policy="calico",
-        pod_cidr="192.168.0.0/16",
-        service_cidr="10.0.0.0/16",
-        dns_service_ip="10.0.0.10",
-        registry_ids={"red": REGISTRY_ID},
-    )
+from tests.support.builders import REGISTRY_ID, cluster_args
 
 
 def test_registry_has_admin_user_and_secret_password(recorder: Recorder) -> None:

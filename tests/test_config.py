@@ -6,16 +6,9 @@ import json
 
 import pytest
 
-from infra.config import offline_files, parse
+from infra.config import parse
 from infra.stack_config import ConfigError, Secret, StackConfig
-
-FILES = offline_files("dev")
-DEV = {k.split(":", 1)[1]: v for k, v in FILES.values.items()}
-DEV_SECRETS = frozenset(k.split(":", 1)[1] for k in FILES.secret_keys)
-
-
-def parse_dev(overrides: dict[str, str], *, stack: str = "dev", secrets: frozenset[str] = DEV_SECRETS) -> object:
-    return parse({**DEV, **overrides}, stack=stack, secret_keys=secrets)
+from tests.support.builders import DEV, DEV_SECRETS, parse_dev
 
 
 def pools(**spec: object) -> str:

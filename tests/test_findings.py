@@ -11,7 +11,7 @@ from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
 from offline.findings import check_graph
 from offline.plan import Plan
 from tests.conftest import Recorder
-from tests.test_components import cluster_args
+from tests.support.builders import cluster_args
 
 
 def rules(rec: object) -> set[str]:

@@ -15,7 +15,7 @@ from components.naming import image_tags
 from promotion import copy as promotion
 from promotion.copy import PromotionError, copy_image
 from promotion.registry_client import RegistryClient, RegistryError
-from tests.stand_in import JsonHandler, serving
+from tests.support.http_stand_in import JsonHandler, serving
 from tests.support.local_registry import LocalRegistry, free_port, layer, push_image, push_index, registries_available
 
 pytestmark = pytest.mark.skipif(

@@ -18,8 +18,8 @@ from offline.plan import Plan, make_plan
 from offline.prices import HOURS_PER_MONTH
 from offline.render import render
 from ops import handout, teardown
-from tests.stand_in import JsonHandler, serving
-from tests.test_config import parse_dev
+from tests.support.builders import parse_dev
+from tests.support.http_stand_in import JsonHandler, serving
 
 VENUE = "venue-ams"
 
