@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from infra import messages
+from infra.stack_config import ConfigError
+from infra.stack_files import StackFileError
+from offline.plan import PlanError
 
 HIDDEN = "[secret]"
 
@@ -139,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             outputs = json.loads(args.outputs.read_text(encoding="utf-8"))
         written = write(sheets(args.stack, outputs, show_passwords=args.show_passwords), args.out / args.stack)
-    except (HandoutError, OSError, ValueError) as err:
+    except (HandoutError, ConfigError, StackFileError, PlanError, OSError, ValueError) as err:
         print(messages.error_line(err), file=sys.stderr)
         return 2
     print(f"{len(written) - 1} team handouts and teams.csv written to {args.out / args.stack}")

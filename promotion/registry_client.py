@@ -148,6 +148,9 @@ class RegistryClient:
                 raise RegistryError(f"cannot reach {self.server}: {_reason(err)}") from None
             except requests.Timeout:
                 raise RegistryError(f"{self.server} did not answer within {self.timeout:g} s") from None
+            if response.status_code == 401 and data is not None and not isinstance(data, bytes):
+                # A streamed body is spent: it cannot be sent again after the challenge.
+                raise RegistryError(f"{self.server} asked for new credentials in the middle of an upload; run it again")
             if response.status_code != 401 or attempt == 1:
                 if response.status_code == 401:
                     raise RegistryError(f"{self.server} refused the credentials of {self.username or 'anonymous'}")

@@ -1,8 +1,11 @@
 """Every stack under the real Pulumi CLI: previewed, deployed, deployed again with no change,
-refreshed and torn down, offline. Only Azure is a stand-in (tests/support/standin_provider.py);
-the engine, the language host, the dynamic-provider launcher, the secrets and the YAML reader are
-the CLI's own. The dev and prod registries are local `docker-registry` servers, so prod's image
-promotion really copies by digest in the process the CLI's launcher starts.
+refreshed and torn down, offline. The engine, the dynamic-provider launcher and the executor
+script, the secrets and the YAML reader are the CLI's own, built from pinned modules. Two things
+stand in: the providers that need Azure (tests/support/standin_provider.py), and the Python
+language host, whose own Go module the proxy refuses: tools/pulumi/pulumi-language-python wires
+the same sdk/v3 packages (venv resolution, executor, policy proxy) as Pulumi's host. The dev and
+prod registries are local `docker-registry` servers, so prod's image promotion really copies by
+digest in the process the CLI's launcher starts.
 
 Run apart with `pytest -m engine`; left out with `-m "not engine"`."""
 
@@ -166,15 +169,32 @@ def test_prod_reads_devs_real_outputs_through_its_stack_reference(deployed: dict
     assert source["registryLoginServers"] == deployed["dev"].outputs["registryLoginServers"]
 
 
-def test_the_state_holds_no_secret_in_clear(deployed: dict[str, Deployed], workspace: Workspace) -> None:
-    # Every file of the backend: stacks, backups and history (pulumi-engine.md: annotateSecrets).
-    needles = {SECRET_MARK} | {s for run in deployed.values() for s in run.secrets}
+def readable(text: str) -> str:
+    """The text and every base64 run in it decoded (a kubeconfig, a script's settings)."""
+    decoded = []
+    for run in re.findall(r"[A-Za-z0-9+/]{24,}={0,2}", text):
+        try:
+            decoded.append(base64.b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "replace"))
+        except ValueError:
+            continue
+    return "\n".join([text, *decoded])
+
+
+def test_the_state_holds_no_secret_in_clear(
+    deployed: dict[str, Deployed], workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistry, str]
+) -> None:
+    # Every file of the backend: stacks, backups and history (pulumi-engine.md: annotateSecrets),
+    # in clear or base64-encoded: generated values, the secrets set, the registries' passwords.
+    needles = {SECRET_MARK, registries[0].password, registries[1].password}
+    needles |= {s for run in deployed.values() for s in run.secrets}
+    files = [p for p in workspace.state.rglob("*") if p.is_file()]
+    assert len(files) > 3
     leaks = [
         f"{path.relative_to(workspace.state)}: {needle}"
-        for path in workspace.state.rglob("*")
-        if path.is_file()
+        for path in files
+        for text in [readable(path.read_text(errors="replace"))]
         for needle in needles
-        if needle in path.read_text(errors="replace")
+        if needle in text
     ]
     assert leaks == []
 
@@ -242,7 +262,11 @@ def test_refresh_keeps_every_object(workspace: Workspace, deployed: dict[str, De
 def test_a_refresh_while_the_cluster_is_unreachable_drops_no_kubernetes_object(
     workspace: Workspace, deployed: dict[str, Deployed]
 ) -> None:
-    workspace.pulumi("refresh", "--yes", stack="dev", check=False, env={"MUSICSTORE_STANDIN_UNREACHABLE": "kubernetes"})
+    refresh = workspace.pulumi(
+        "refresh", "--yes", stack="dev", check=False, env={"MUSICSTORE_STANDIN_UNREACHABLE": "kubernetes"}
+    )
+    # Without deleteUnreachable the provider fails the refresh instead of reporting objects gone.
+    assert refresh.returncode != 0 and "unreachable" in refresh.stdout + refresh.stderr
     assert managed(workspace.resources("dev")) == managed(deployed["dev"].resources)
 
 
@@ -274,7 +298,11 @@ def test_the_teardown_command_empties_a_stack_through_the_automation_api_even_wi
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "dev" not in workspace.pulumi("stack", "ls", "--json").stdout
-    assert [o for o in workspace.cloud_objects("dev") if not o["type"].startswith("kubernetes:")] == []
+    left = workspace.cloud_objects("dev")
+    # Azure's objects are gone; the Kubernetes objects could not be reached, so they were only
+    # dropped from the state (their cluster went with the resource group).
+    assert [o for o in left if not o["type"].startswith("kubernetes:")] == []
+    assert {o["type"] for o in left} >= {"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Namespace"}
     assert os.path.exists(workspace.project / "Pulumi.dev.yaml")
 
 
@@ -349,3 +377,30 @@ def test_the_readmes_team_option_keeps_the_state_in_azure_blob(
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         names = [b.name for b in service.get_container_client(container.group(1)).list_blobs()]
     assert ".pulumi/stacks/musicstore/dev.json" in names
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Workspace:
+    """A dev stack of its own, for changes and faults that must not touch the others."""
+    ws = Workspace.create(tmp_path_factory.mktemp("scratch"), engine_bin)
+    ws.init("dev", {"azdoPat": secret_value("dev", "azdoPat")})
+    return ws
+
+
+def test_a_failed_create_stops_the_up_naming_the_resource_and_a_second_up_completes_it(scratch: Workspace) -> None:
+    failed = scratch.pulumi("up", "--yes", stack="dev", check=False, env={"MUSICSTORE_STANDIN_FAIL": "team1-registry"})
+    assert failed.returncode != 0
+    assert "team1-registry" in failed.stdout and "409 Conflict" in failed.stdout
+    kept = managed(scratch.resources("dev"))
+    assert kept["azure-native:resources:ResourceGroup"] == 1  # what was made before the fault stays
+    scratch.pulumi("up", "--yes", stack="dev")
+    assert scratch.pulumi("preview", "--expect-no-changes", stack="dev", check=False).returncode == 0
+
+
+def test_a_windows_pool_size_change_replaces_the_pool_and_nothing_else(scratch: Workspace) -> None:
+    pools = '{"win22": {"vmSize": "Standard_D8s_v5", "count": 1, "osSku": "Windows2022"}}'
+    scratch.pulumi("config", "set", "windowsPools", pools, stack="dev")
+    steps = json.loads(scratch.pulumi("preview", "--json", stack="dev").stdout)["steps"]
+    changed = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps if s["op"] != "same"}
+    assert ("replace", "aks-win22") in changed or ("create-replacement", "aks-win22") in changed
+    assert {name for _, name in changed} == {"aks-win22"}

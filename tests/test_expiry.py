@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+import yaml
 
 from infra import dated_facts, stack_files
 from offline.expiry import base_image_problem
@@ -69,7 +70,8 @@ def test_windows2025_with_the_sdks_api_version_is_refused_with_the_reason() -> N
     overrides = {"windowsPools": pools, "appWindowsVersion": "ltsc2025"}
     plan = make_plan("dev", overrides=overrides, today=date(2026, 12, 1))
     [api] = found(plan, "os-sku-not-in-api-version")
-    assert dated_facts.SDK_AKS_API_VERSION in api and "InvalidOSSKU" in api
+    assert dated_facts.SDK_AKS_API_VERSION != "unknown"
+    assert f"AKS API {dated_facts.SDK_AKS_API_VERSION}" in api and "InvalidOSSKU" in api
     [policy] = found(plan, "network-policy-not-on-windows-release")
     assert "calico" in policy and "Windows2025" in policy
 
@@ -106,3 +108,11 @@ def test_the_weekly_command_plans_each_stack_at_a_given_date(stack: str, capsys:
 def test_vm_sizes_map_to_their_family(size: str, family: str, restricted: bool) -> None:
     assert dated_facts.vm_family(size) == family
     assert (dated_facts.restriction(size) is not None) is restricted
+
+
+def test_the_weekly_workflow_runs_that_command_for_every_stack_file() -> None:
+    workflow = yaml.safe_load((stack_files.ROOT / ".github" / "workflows" / "expiry.yml").read_text())
+    assert workflow[True]["schedule"][0]["cron"].endswith("* * 1")  # YAML 1.1 reads the key `on` as True
+    script = "\n".join(step.get("run", "") for step in workflow["jobs"]["expiry"]["steps"])
+    assert "for file in Pulumi.*.yaml" in script
+    assert 'musicstore plan "$stack" --date "$today"' in script

@@ -48,7 +48,7 @@ if (-not (Get-Service -Name docker -ErrorAction SilentlyContinue)) {
     Write-Step 'Docker registered as a service'
 }
 
-# 3. Python, for the pipeline's helper scripts (the image tags, python -m infra.tags).
+# 3. Python, for the pipeline's helper scripts (the image tags, python -m ops.tags).
 if (-not (Test-Path 'C:\Python\python.exe')) {
     $version = $settings.pythonVersion
     $installer = "$root\python.exe"

@@ -42,12 +42,15 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's sentinel for a 
 
 # Properties whose change the real provider answers with a replacement. azure-native: the ARM
 # URL's path parameters (resource group, the resource's and its parents' names) and `location`,
-# which ARM cannot move (pulumi-azure-native marks them forceNew in its metadata); plus the role
-# assignment's principal and role, which ARM refuses to update ("RoleAssignmentUpdateNotPermitted").
+# which ARM cannot move (pulumi-azure-native marks them forceNew in its metadata); the role
+# assignment's principal and role, which ARM refuses to update ("RoleAssignmentUpdateNotPermitted");
+# and what azure-facts.md says cannot change after creation: a Windows pool's VM size, maxPods
+# and OS SKU (a new pool is made), a VM's computer name and admin username.
 # kubernetes: an object's name and namespace, and a Deployment's selector, which the API server
 # rejects as immutable. random: every argument (the random provider marks each ForceNew).
 REPLACE_KEYS: dict[str, frozenset[str]] = {
-    "azure-native:containerservice:AgentPool": frozenset({"resourceName"}),
+    "azure-native:containerservice:AgentPool": frozenset({"resourceName", "vmSize", "maxPods", "osSKU", "osType"}),
+    "azure-native:compute:VirtualMachine": frozenset({"osProfile.computerName", "osProfile.adminUsername"}),
     "azure-native:network:Subnet": frozenset({"virtualNetworkName"}),
     "azure-native:compute:VirtualMachineExtension": frozenset({"vmName"}),
     "azure-native:authorization:RoleAssignment": frozenset(
@@ -66,7 +69,7 @@ def replace_keys(typ: str, changed: set[str]) -> list[str]:
         return sorted(k for k in changed if any(k == p or k.startswith(p + ".") for p in KUBERNETES_REPLACE))
     name_key = mocks.NAME_KEY_FOR_TYPE.get(typ)
     fixed = AZURE_REPLACE | REPLACE_KEYS.get(typ, frozenset()) | ({name_key} if name_key else set())
-    return sorted(k for k in changed if k.split(".")[0] in fixed)
+    return sorted(k for k in changed if k in fixed or k.split(".")[0] in fixed)
 
 
 def changed_paths(old: Any, new: Any, prefix: str = "") -> set[str]:
