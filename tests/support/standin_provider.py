@@ -244,8 +244,11 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
 
     @_reports_errors
     def Delete(self, request: Any, context: grpc.ServicerContext) -> empty_pb2.Empty:  # noqa: N802
-        if self._unreachable() and not self._flag("deleteUnreachable"):
-            raise ProviderError("configured Kubernetes cluster is unreachable: dial tcp: connection refused")
+        if self._unreachable():
+            if not self._flag("deleteUnreachable"):
+                raise ProviderError("configured Kubernetes cluster is unreachable: dial tcp: connection refused")
+            # The object cannot be reached: it only leaves the state (pulumi-kubernetes#2489).
+            return empty_pb2.Empty()
         self.cloud.delete(self.scope, request.id)
         return empty_pb2.Empty()
 
