@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_azure_native import authorization, containerservice
+from pulumi_azure_native import authorization, containerservice, managedidentity
 
-from components.naming import ACR_PULL_ROLE, role_definition_id
+from components.naming import ACR_PULL_ROLE, NETWORK_CONTRIBUTOR_ROLE, role_definition_id
 from components.passwords import generated_password
 
 
@@ -61,7 +61,8 @@ class AksCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("musicstore:azure:AksCluster", name, None, opts)
-        cluster = self._create_cluster(name, args)
+        subnet_grant = self._grant_subnet(name, args)
+        cluster = self._create_cluster(name, args, subnet_grant)
         self.pools = self._create_windows_pools(name, args, cluster)
         self._grant_acr_pull(name, args.registry_ids, cluster)
         self.name = cluster.name
@@ -78,7 +79,33 @@ class AksCluster(pulumi.ComponentResource):
         )
         self.register_outputs({"name": self.name, "resource_id": self.resource_id, "kubeconfig": self.kubeconfig})
 
-    def _create_cluster(self, name: str, args: AksClusterArgs) -> containerservice.ManagedCluster:
+    def _grant_subnet(self, name: str, args: AksClusterArgs) -> authorization.RoleAssignment:
+        """The control plane's own identity, Network Contributor on the nodes' subnet. The Azure
+        CLI assigns that role when it creates a cluster in an existing subnet; ARM, hence
+        Pulumi, does not, and a system-assigned identity exists only once the cluster does. So a
+        user-assigned identity is made first and granted the role before the cluster exists."""
+        self.identity = managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_name_=f"id-{args.cluster_name}",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return authorization.RoleAssignment(
+            f"{name}-subnet-network-contributor",
+            principal_id=self.identity.principal_id,
+            principal_type="ServicePrincipal",
+            role_definition_id=pulumi.Output.from_input(args.node_subnet_id).apply(
+                lambda sid: role_definition_id(sid, NETWORK_CONTRIBUTOR_ROLE)
+            ),
+            scope=args.node_subnet_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _create_cluster(
+        self, name: str, args: AksClusterArgs, subnet_grant: authorization.RoleAssignment
+    ) -> containerservice.ManagedCluster:
         # AKS takes the Windows profile only at creation: a cluster made without it can
         # never get a Windows pool, so it is always set, with a generated password.
         password = generated_password(f"{name}-windows-password", self)
@@ -91,7 +118,9 @@ class AksCluster(pulumi.ComponentResource):
             kubernetes_version=args.kubernetes_version,
             sku=containerservice.ManagedClusterSKUArgs(name="Base", tier=args.sku_tier),
             support_plan=args.support_plan,
-            identity=containerservice.ManagedClusterIdentityArgs(type="SystemAssigned"),
+            identity=containerservice.ManagedClusterIdentityArgs(
+                type="UserAssigned", user_assigned_identities=[self.identity.id]
+            ),
             enable_rbac=True,
             agent_pool_profiles=[
                 containerservice.ManagedClusterAgentPoolProfileArgs(
@@ -127,6 +156,7 @@ class AksCluster(pulumi.ComponentResource):
                 protect=args.protect,
                 ignore_changes=["windowsProfile.adminPassword"],
                 additional_secret_outputs=["windowsProfile"],
+                depends_on=[subnet_grant],
             ),
         )
 

@@ -17,6 +17,7 @@ LINUX_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 
 
 def registry_name(prefix: str, environment: str, team: str, suffix: str) -> str:

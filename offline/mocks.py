@@ -129,6 +129,7 @@ NAME_KEY_FOR_TYPE = {
     "azure-native:compute:VirtualMachine": "vmName",
     "azure-native:compute:VirtualMachineExtension": "vmExtensionName",
     "azure-native:devtestlab:GlobalSchedule": "name",
+    "azure-native:managedidentity:UserAssignedIdentity": "resourceName",
 }
 
 
@@ -147,6 +148,14 @@ def _azure(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
         state["loginServer"] = f"{physical}.azurecr.io"
     elif typ == "azure-native:containerservice:ManagedCluster":
         state["fqdn"] = f"{physical}.hcp.westeurope.azmk8s.io"
+        identity = dict(inputs.get("identity") or {})
+        if isinstance(identity.get("userAssignedIdentities"), list):
+            # ARM answers the identities it was given as a map from id to the identity's ids.
+            identity["userAssignedIdentities"] = {
+                uid: {"principalId": _guid("principal", uid), "clientId": _guid("client", uid)}
+                for uid in identity["userAssignedIdentities"]
+            }
+            state["identity"] = identity
         state["identityProfile"] = {
             "kubeletidentity": {
                 "objectId": _guid("kubelet", physical),
@@ -163,6 +172,9 @@ def _azure(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
     elif typ == "azure-native:network:PublicIPAddress":
         octets = bytes.fromhex(digest("pip", physical, length=4))
         state["ipAddress"] = f"20.{octets[0]}.{octets[1]}.{octets[1] % 250 + 1}"
+    elif typ == "azure-native:managedidentity:UserAssignedIdentity":
+        state["principalId"] = _guid("principal", physical)
+        state["clientId"] = _guid("client", physical)
     elif typ == "azure-native:authorization:RoleAssignment":
         state["name"] = _guid("role", name)
     return rid, state

@@ -57,7 +57,7 @@ def test_windows_pools_are_keyed_by_their_name(recorder: Recorder) -> None:
 def test_kubelet_identity_gets_acr_pull_on_each_registry(recorder: Recorder) -> None:
     rec = recorder(lambda: AksCluster("aks", cluster_args()))
     cluster = rec.one("azure-native:containerservice:ManagedCluster")
-    grant = rec.one("azure-native:authorization:RoleAssignment")
+    [grant] = [r for r in rec.of_type("azure-native:authorization:RoleAssignment") if "-acrpull-" in r.name]
     assert grant.name == "aks-acrpull-red"
     assert grant.plain("principalId") == cluster.state["identityProfile"]["kubeletidentity"]["objectId"]
     assert grant.plain("principalType") == "ServicePrincipal"
@@ -120,3 +120,20 @@ def test_network_splits_subnets_from_the_address_space(recorder: Recorder) -> No
     rec = recorder(lambda: Network("network", NetworkArgs("rg", "westeurope", vnet_cidr="10.40.0.0/20")))
     subnets = {s.plain("subnetName"): s.plain("addressPrefix") for s in rec.of_type("azure-native:network:Subnet")}
     assert subnets == {"aks": "10.40.0.0/22", "agents": "10.40.4.0/22"}
+
+
+def test_the_control_plane_may_manage_the_node_subnet_before_the_cluster_exists(recorder: Recorder) -> None:
+    rec = recorder(lambda: AksCluster("aks", cluster_args()))
+    identity = rec.one("azure-native:managedidentity:UserAssignedIdentity")
+    cluster = rec.one("azure-native:containerservice:ManagedCluster")
+    [grant] = [
+        r
+        for r in rec.of_type("azure-native:authorization:RoleAssignment")
+        if r.name.endswith("-subnet-network-contributor")
+    ]
+    assert grant.plain("scope") == cluster_args().node_subnet_id
+    assert grant.plain("roleDefinitionId").endswith("/roleDefinitions/4d97b98b-1d4f-4787-a291-c67834d212e7")
+    assert grant.plain("principalId") == identity.state["principalId"]
+    assert grant.urn in cluster.dependencies
+    assert cluster.plain("identity") == {"type": "UserAssigned", "userAssignedIdentities": [identity.state["id"]]}
+    assert identity.state["id"] in cluster.state["identity"]["userAssignedIdentities"]
