@@ -35,7 +35,7 @@ from infra.config_sections import (
     read_windows_pools,
     read_windows_user,
 )
-from infra.stack_config import PROJECT, ConfigError, MissingSecretError, Quotas, Secret, StackConfig
+from infra.stack_config import PROJECT, ConfigError, MissingValueError, Quotas, Secret, StackConfig
 
 KNOWN_KEYS = frozenset(
     {
@@ -217,21 +217,22 @@ def offline_files(
     overrides: Mapping[str, str] | None = None,
     secret_overrides: Mapping[str, str] | None = None,
 ) -> stack_files.StackFiles:
-    """The stack files as an offline run reads them: every required secret that is not set
-    (no stack file commits one) becomes a marked placeholder, listed in `placeholders`."""
+    """The stack files as an offline run reads them: every required value that is not set (no
+    stack file commits a secret, nor the digest a release promotes) becomes a marked placeholder,
+    listed in `placeholders`; secrets stay secret."""
     files = stack_files.load(stack, root, overrides=overrides, secret_overrides=secret_overrides)
     filled: set[str] = set()
     while True:
         try:
             from_files(files, stack)
-        except MissingSecretError as missing:
+        except MissingValueError as missing:
             if missing.key in filled:
                 raise
             filled.add(missing.key)
             files = replace(
                 files,
-                values={**files.values, missing.key: stack_files.PLACEHOLDER.format(key=missing.key)},
-                secret_keys=files.secret_keys | {missing.key},
+                values={**files.values, missing.key: missing.placeholder},
+                secret_keys=files.secret_keys | ({missing.key} if missing.secret else set()),
                 placeholders=frozenset(filled),
             )
         except ConfigError:

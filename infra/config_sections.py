@@ -19,6 +19,7 @@ from infra.stack_config import (
     ConfigError,
     DatabaseConfig,
     MissingSecretError,
+    MissingValueError,
     PromotionConfig,
     Secret,
     WindowsPool,
@@ -360,9 +361,21 @@ def read_promote_from(read: Reader, stack: str) -> str | None:
     return source
 
 
+# What an offline plan promotes when no digest is set: a marked value, listed as needed.
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+
+
 def read_promotion(read: Reader, source: str | None, app: AppConfig) -> PromotionConfig | None:
     method = read.choice("promotionMethod", ("auto", "acr-import", "oci-copy"))
     digest = read.raw("promoteDigest")
+    if not digest and source is not None:
+        raise MissingValueError(
+            "promoteDigest",
+            "when promoteFromStack is set: the release pipeline sets the digest it built and tested",
+            secret=False,
+            placeholder=PLACEHOLDER_DIGEST,
+            example="sha256:...",
+        )
     if not digest:
         return None
     if not DIGEST.fullmatch(digest):

@@ -11,6 +11,7 @@ import pulumi
 
 from components.windows import WINDOWS_VERSION_FOR_OS_SKU
 from infra import messages
+from infra.stack_files import PLACEHOLDER
 
 PROJECT = "musicstore"
 
@@ -27,11 +28,21 @@ class ConfigError(pulumi.RunError):
         super().__init__("config " + messages.problem(self.key, shown, rule))
 
 
-class MissingSecretError(ConfigError):
-    """A secret the stack needs is not set; the message gives the command that sets it."""
+class MissingValueError(ConfigError):
+    """A value the stack needs is not set (no stack file commits it); the message gives the
+    command that sets it. An offline run plans with `placeholder` instead."""
+
+    def __init__(self, key: str, condition: str, *, secret: bool, placeholder: str, example: str = "") -> None:
+        self.secret, self.placeholder = secret, placeholder
+        command = f"pulumi config set {'--secret ' if secret else ''}{key}{f' {example}' if example else ''}"
+        super().__init__(key, None, f"is required {condition}: {command}")
+
+
+class MissingSecretError(MissingValueError):
+    """A secret the stack needs is not set."""
 
     def __init__(self, key: str, condition: str) -> None:
-        super().__init__(key, None, f"is required {condition}: pulumi config set --secret {key}")
+        super().__init__(key, condition, secret=True, placeholder=PLACEHOLDER.format(key=f"{PROJECT}:{key}"))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ class Plan:
     project: str
     config: StackConfig
     config_values: dict[str, str]  # secrets already replaced by [secret]
-    needed_secrets: list[str]  # required secrets not set, planned with marked placeholders
+    needed: list[str]  # required values not set (secrets, the promoted digest), planned with placeholders
     recording: recording.Recording
     findings: list[Finding]
     critical: graph.CriticalPath
@@ -100,7 +100,7 @@ def make_plan(
         project=files.project,
         config=cfg,
         config_values=shown,
-        needed_secrets=sorted(files.placeholders),
+        needed=sorted(files.placeholders),
         recording=rec,
         findings=sorted(
             check_graph(rec) + check_policies(rec) + quota.check(rec, cfg) + expiry.judge(cfg, today or READ_ON),

@@ -71,11 +71,12 @@ def render(plan: Plan) -> str:
         out.append(f"  stack reference {name}: answered from the offline plan of {name}")
     expiry = plan.config.expires_at
     out.append(f"  expires: {expiry:%Y-%m-%dT%H:%M:%SZ}" if expiry else "  expires: never (no expiresAt)")
-    if plan.needed_secrets:
+    if plan.needed:
         out += ["", "Needed before `pulumi up` (planned with marked placeholders)"]
         out += [
-            f"  {key}: pulumi config set --stack {plan.stack} --secret {key.split(':', 1)[1]}"
-            for key in plan.needed_secrets
+            f"  {key}: pulumi config set --stack {plan.stack}"
+            f"{' --secret' if plan.config_values.get(key) == '[secret]' else ''} {key.split(':', 1)[1]}"
+            for key in plan.needed
         ]
     out += ["", f"Resources ({len(rec.resources)})", *_tree(rec)]
     out += ["", "Count by type"]
@@ -103,7 +104,7 @@ def document(plan: Plan) -> dict[str, Any]:
         "project": plan.project,
         "stack": plan.stack,
         "config": plan.config_values,
-        "neededSecrets": plan.needed_secrets,
+        "neededBeforeUp": plan.needed,
         "references": {name: recording.mask(ref.recording.stack_outputs) for name, ref in plan.references.items()},
         "resources": [
             {

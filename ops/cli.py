@@ -104,6 +104,7 @@ COMMANDS: dict[str, tuple[str, str | Callable[[list[str] | None], int]]] = {
     "handout": ("one sheet per team from a stack's outputs", "ops.handout"),
     "teardown": ("destroy a stack and remove it, after its gate", "ops.teardown"),
     "gate": ("which stacks the teardown workflow may destroy", "ops.teardown_gate"),
+    "secrets": ("set a stack's required secrets from SECRET_<KEY> variables (CI)", "ops.secrets"),
     "tags": ("the image tags a build pushes", "ops.tags"),
     "prices": ("refresh the price table from the Azure Retail Prices API", "offline.prices"),
     "pr-comment": ("a pull-request comment from a plan or preview", "ops.pr_comment"),

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from infra.config import parse
-from infra.stack_config import ConfigError, Secret, StackConfig
+from infra import stack_files
+from infra.config import offline_files, parse
+from infra.config_sections import PLACEHOLDER_DIGEST
+from infra.stack_config import ConfigError, MissingValueError, Secret, StackConfig
 from tests.support.builders import DEV, DEV_SECRETS, parse_dev
 
 
@@ -224,3 +226,21 @@ def test_a_missing_key_names_where_its_default_lives() -> None:
     with pytest.raises(ConfigError) as caught:
         parse(values, stack="dev", secret_keys=DEV_SECRETS)
     assert str(caught.value) == "config musicstore:registrySku = null: is required (Pulumi.yaml declares its default)"
+
+
+def test_prod_without_the_released_digest_stops_naming_the_key_and_plans_offline_with_a_marked_one() -> None:
+    files = stack_files.load("prod")
+    assert files.values.get("musicstore:promoteDigest", "") == ""  # no stack file commits a digest
+    values = {k.split(":", 1)[1]: v for k, v in files.values.items()}
+    with pytest.raises(MissingValueError) as caught:
+        parse(
+            {**values, "databaseConnectionString": "x"},
+            stack="prod",
+            secret_keys=frozenset({"databaseConnectionString"}),
+        )
+    assert str(caught.value).startswith("config musicstore:promoteDigest = null: is required when promoteFromStack")
+    assert "pulumi config set promoteDigest sha256:" in str(caught.value)
+    offline = offline_files("prod")
+    assert offline.values["musicstore:promoteDigest"] == PLACEHOLDER_DIGEST
+    assert "musicstore:promoteDigest" in offline.placeholders
+    assert "musicstore:promoteDigest" not in offline.secret_keys

@@ -235,7 +235,7 @@ def test_the_policy_pack_fails_an_up_and_a_preview_that_break_a_rule(
     `up` knows it, and so does every preview once the registry exists."""
     ws = Workspace.create(tmp_path_factory.mktemp("policy"), engine_bin)
     ws.init("prod", {"databaseConnectionString": secret_value("prod", "db")})
-    for key in ("promoteFromStack", "promoteDigest", "promoteTag"):
+    for key in ("promoteFromStack", "promoteTag"):
         ws.pulumi("config", "rm", key, stack="prod")
     refused = ws.pulumi("up", "--yes", "--policy-pack", "policy", stack="prod", check=False)
     assert refused.returncode != 0
@@ -383,8 +383,26 @@ def test_the_readmes_team_option_keeps_the_state_in_azure_blob(
 def scratch(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Workspace:
     """A dev stack of its own, for changes and faults that must not touch the others."""
     ws = Workspace.create(tmp_path_factory.mktemp("scratch"), engine_bin)
-    ws.init("dev", {"azdoPat": secret_value("dev", "azdoPat")})
+    ws.init("dev", {})
+    # As CI does: the secret from the store's variable, set through the CLI on stdin.
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "secrets", "dev"],
+        cwd=ws.project,
+        env={**ws.env, "SECRET_AZDOPAT": secret_value("dev", "azdoPat")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
     return ws
+
+
+def test_musicstore_secrets_sets_the_required_secret_as_the_cli_encrypts_it(scratch: Workspace) -> None:
+    stack_file = (scratch.project / "Pulumi.dev.yaml").read_text()
+    assert "musicstore:azdoPat:\n    secure: v1:" in stack_file
+    assert secret_value("dev", "azdoPat") not in stack_file
+    shown = scratch.pulumi("config", "get", "azdoPat", stack="dev").stdout.strip()
+    assert shown == secret_value("dev", "azdoPat")
 
 
 def test_a_failed_create_stops_the_up_naming_the_resource_and_a_second_up_completes_it(scratch: Workspace) -> None:

@@ -18,7 +18,7 @@ import yaml
 
 from infra import stack_files
 from infra.stack_config import StackConfig
-from ops import dockerfile_check, pr_comment, teardown_gate
+from ops import dockerfile_check, pr_comment, secrets, teardown_gate
 
 ROOT = stack_files.ROOT
 BIN = Path(sys.executable).parent
@@ -193,7 +193,10 @@ def test_merges_deploy_dev_then_prod_behind_its_environment() -> None:
     assert "pulumi up --stack dev" in scripts_of({"jobs": {"dev": jobs["dev"]}})
     assert "pulumi up --stack prod" in scripts_of({"jobs": {"prod": jobs["prod"]}})
     assert deploy["permissions"]["id-token"] == "write"
-    assert "secrets." not in json.dumps(deploy)  # OpenID Connect: no stored credential
+    # OpenID Connect: no stored Azure credential; the only stored secrets are the stacks' own.
+    stored = set(re.findall(r"secrets\.(\w+)", json.dumps(deploy)))
+    assert stored == {"AZDO_PAT", "DATABASE_CONNECTION_STRING"}
+    assert "ARM_CLIENT_SECRET" not in json.dumps(deploy)
 
 
 def test_the_virtualenv_is_created_and_cached_explicitly() -> None:
@@ -302,3 +305,38 @@ def test_a_stack_on_another_release_is_caught() -> None:
     assert dockerfile_check.problems(dockerfile, configs) == [
         "stack prod runs the app as ltsc2025, app/Dockerfile builds ltsc2022"
     ]
+
+
+# --- the secrets every preview and deployment needs ------------------------------------------
+
+
+def required_secret_variables() -> set[str]:
+    """SECRET_<KEY> of every secret some committed stack needs and no stack file holds."""
+    keys = {key for stack in stack_files.stacks() for key in secrets.needed(stack)}
+    assert keys, "the committed stacks need secrets (no stack file commits one)"
+    return {secrets.variable(key) for key in keys}
+
+
+def test_every_workflow_job_that_previews_or_deploys_sets_each_required_secret_first() -> None:
+    wanted = required_secret_variables()
+    checked = 0
+    for name in ("pull-request.yml", "deploy.yml"):
+        for job in workflow(name)["jobs"].values():
+            steps = steps_of(job)
+            runs = [s.get("run", "") for s in steps]
+            pulumi_at = [i for i, run in enumerate(runs) if re.search(r"\bpulumi (preview|up)\b", run)]
+            if not pulumi_at:
+                continue
+            setters = [i for i, run in enumerate(runs) if "musicstore secrets" in run]
+            assert setters and setters[0] < pulumi_at[0], f"{name}: {job.get('name', job)} sets no secret first"
+            assert wanted <= set(steps[setters[0]].get("env", {})), f"{name}: a secret has no variable"
+            checked += 1
+    assert checked == 3  # the preview, and the dev and prod deployments
+
+
+def test_the_release_pipeline_sets_prods_secrets_before_its_up() -> None:
+    pipeline = (ROOT / "azure-pipelines.yml").read_text()
+    release = pipeline[pipeline.index("musicstore secrets prod") :]
+    assert "pulumi up --stack prod" in release  # the secrets are set before the up
+    wanted = {secrets.variable(k) for k in secrets.needed("prod")}
+    assert wanted and wanted <= set(re.findall(r"(SECRET_[A-Z]+):", release))

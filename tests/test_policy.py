@@ -99,7 +99,7 @@ def test_every_mandatory_rule_has_a_breaking_case() -> None:
 
 
 def test_prod_without_a_promoted_digest_is_reported() -> None:
-    plan = make_plan("prod", overrides={"promoteDigest": ""})
+    plan = make_plan("prod", overrides={"promoteFromStack": "", "promoteDigest": ""})
     [finding] = reported(plan.findings, "prod-images-by-digest")
     assert finding.severity == "error" and finding.resource == "team1-app"
     assert "runs gdbcprod" in finding.message and ":develop by tag" in finding.message
