@@ -67,6 +67,24 @@ def answer(typ: str, name: str, inputs: dict[str, Any], *, stack: str) -> tuple[
     return f"{name}-id", inputs
 
 
+def as_outputs(typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs in the shape the provider answers them, before anything is created (its
+    preview): ARM returns a cluster's user-assigned identities as a map from id to ids."""
+    state = dict(inputs)
+    identity = state.get("identity")
+    if typ == "azure-native:containerservice:ManagedCluster" and isinstance(identity, dict):
+        ids = identity.get("userAssignedIdentities")
+        if isinstance(ids, list):
+            state["identity"] = {
+                **identity,
+                "userAssignedIdentities": {
+                    str(uid): {"principalId": _guid("principal", str(uid)), "clientId": _guid("client", str(uid))}
+                    for uid in ids
+                },
+            }
+    return state
+
+
 def call(token: str, a: dict[str, Any]) -> dict[str, Any]:
     """What a provider function answers (the credentials listings the program reads)."""
     if token == "azure-native:containerregistry:listRegistryCredentials":
@@ -148,14 +166,7 @@ def _azure(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
         state["loginServer"] = f"{physical}.azurecr.io"
     elif typ == "azure-native:containerservice:ManagedCluster":
         state["fqdn"] = f"{physical}.hcp.westeurope.azmk8s.io"
-        identity = dict(inputs.get("identity") or {})
-        if isinstance(identity.get("userAssignedIdentities"), list):
-            # ARM answers the identities it was given as a map from id to the identity's ids.
-            identity["userAssignedIdentities"] = {
-                uid: {"principalId": _guid("principal", uid), "clientId": _guid("client", uid)}
-                for uid in identity["userAssignedIdentities"]
-            }
-            state["identity"] = identity
+        state.update(as_outputs(typ, inputs))
         state["identityProfile"] = {
             "kubeletidentity": {
                 "objectId": _guid("kubelet", physical),

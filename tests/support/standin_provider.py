@@ -189,7 +189,9 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
 
     def Configure(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         self.config = to_dict(request.args) or {k.rsplit(":", 1)[-1]: v for k, v in request.variables.items()}
-        return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=False)
+        # Like the real providers, it previews: the engine then takes a create's or update's
+        # outputs from here, in the provider's shape, rather than the raw inputs.
+        return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=True)
 
     # --- resources --------------------------------------------------------------------------
     def Check(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
@@ -219,11 +221,15 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
 
     @_reports_errors
     def Create(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        if request.preview:
+            return provider_pb2.CreateResponse(properties=to_struct(self._preview(request.type, request.properties)))
         rid, state = self._apply(request.type, request.name, request.urn, to_dict(request.properties))
         return provider_pb2.CreateResponse(id=rid, properties=to_struct(state))
 
     @_reports_errors
     def Update(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        if request.preview:
+            return provider_pb2.UpdateResponse(properties=to_struct(self._preview(request.type, request.news)))
         _, state = self._apply(request.type, request.name, request.urn, to_dict(request.news))
         return provider_pb2.UpdateResponse(properties=to_struct(state))
 
@@ -268,6 +274,11 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
 
     def Cancel(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> empty_pb2.Empty:  # noqa: N802
         return empty_pb2.Empty()
+
+    def _preview(self, typ: str, inputs: struct_pb2.Struct) -> dict[str, Any]:
+        """What a preview answers: the inputs in the provider's shape; what Azure computes
+        (ids, addresses, login servers) stays unknown."""
+        return mocks.as_outputs(typ, to_dict(inputs))
 
     def _apply(self, typ: str, name: str, urn: str, raw_inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if name in self.failing:
