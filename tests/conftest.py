@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from infra.config import load_stack
 from infra.stack_config import PROJECT, StackConfig
 from offline import recording
 from offline.plan import Plan, make_plan
+from tests.support.engine import REPOSITORY, cli_bin
+from tests.support.local_registry import LocalRegistry, layer, push_image
 
 Recorder = Callable[..., recording.Recording]
 
@@ -51,3 +54,22 @@ def stack_runs(stack_plans: dict[str, Plan]) -> dict[str, recording.Recording]:
 
 def stack_config(stack: str) -> StackConfig:
     return load_stack(stack)
+
+
+@pytest.fixture(scope="session")
+def engine_bin() -> Path:
+    """The Pulumi CLI's folder (scripts/build-pulumi builds it when none is on PATH)."""
+    return cli_bin()
+
+
+@pytest.fixture(scope="session")
+def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRegistry, LocalRegistry, str]]:
+    """The dev and prod registries as local servers, with an image pushed to dev; its digest."""
+    base = tmp_path_factory.mktemp("registries")
+    dev, prod = LocalRegistry("dev", base / "dev").start(), LocalRegistry("prod", base / "prod").start()
+    try:
+        digest = push_image(dev.client(), REPOSITORY, [layer("engine-tests")])
+        yield dev, prod, digest
+    finally:
+        dev.stop()
+        prod.stop()

@@ -18,32 +18,24 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.storage.blob import BlobServiceClient
 
 from infra import stack_files
 from infra.config import load_stack, offline_files
 from offline.mocks import SECRET_MARK
 from offline.plan import Plan
 from promotion.registry_client import RegistryClient
-from tests.support.engine import Workspace, azurite_blob, cli_bin, readme_blocks
-from tests.support.local_registry import LocalRegistry, layer, push_image
+from tests.support.engine import REPOSITORY, Workspace, local_registries, managed, secret_value
+from tests.support.local_registry import LocalRegistry
 
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
 
-REPOSITORY = "mvcmusicstore"
 # Prod reads dev's outputs, so dev goes first; every other stack file is found, not listed.
 STACKS = sorted(stack_files.stacks(), key=lambda s: (s != "dev", load_stack(s).promote_from_stack is not None, s))
-
-
-def secret_value(stack: str, key: str) -> str:
-    """A recognisable value for a required secret, so the state scan can look for it."""
-    return f"{SECRET_MARK}{stack}-{key}-set-by-the-test"
 
 
 @dataclass
@@ -57,23 +49,6 @@ class Deployed:
 
 
 @pytest.fixture(scope="session")
-def engine_bin() -> Path:
-    return cli_bin()
-
-
-@pytest.fixture(scope="session")
-def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRegistry, LocalRegistry, str]]:
-    base = tmp_path_factory.mktemp("registries")
-    dev, prod = LocalRegistry("dev", base / "dev").start(), LocalRegistry("prod", base / "prod").start()
-    try:
-        digest = push_image(dev.client(), REPOSITORY, [layer("engine-tests")])
-        yield dev, prod, digest
-    finally:
-        dev.stop()
-        prod.stop()
-
-
-@pytest.fixture(scope="session")
 def workspace(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Workspace:
     return Workspace.create(tmp_path_factory.mktemp("engine"), engine_bin)
 
@@ -81,12 +56,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Wor
 @pytest.fixture(scope="session")
 def deployed(workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistry, str]) -> dict[str, Deployed]:
     dev, prod, digest = registries
-    workspace.env["MUSICSTORE_STANDIN_REGISTRIES"] = json.dumps(
-        {
-            f"{stack}/team1": {"server": r.server, "username": r.username, "password": r.password}
-            for stack, r in (("dev", dev), ("prod", prod))
-        }
-    )
+    workspace.env["MUSICSTORE_STANDIN_REGISTRIES"] = local_registries(dev, prod)
     done: dict[str, Deployed] = {}
     for stack in STACKS:
         secrets = {key.split(":", 1)[1]: secret_value(stack, key) for key in offline_files(stack).placeholders}
@@ -105,15 +75,6 @@ def deployed(workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistr
             secrets=list(secrets.values()),
         )
     return done
-
-
-def managed(resources: list[dict[str, Any]]) -> Counter[str]:
-    """Types and counts of what the program declares: without the stack and default providers."""
-    return Counter(
-        r["type"]
-        for r in resources
-        if r["type"] != "pulumi:pulumi:Stack" and not r["urn"].rsplit("::", 1)[-1].startswith("default")
-    )
 
 
 def planned(plan: Plan) -> Counter[str]:
@@ -304,121 +265,3 @@ def test_the_teardown_command_empties_a_stack_through_the_automation_api_even_wi
     assert [o for o in left if not o["type"].startswith("kubernetes:")] == []
     assert {o["type"] for o in left} >= {"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Namespace"}
     assert os.path.exists(workspace.project / "Pulumi.dev.yaml")
-
-
-def test_the_readmes_default_deployment_runs_as_written(
-    tmp_path_factory: pytest.TempPathFactory, engine_bin: Path, registries: tuple[LocalRegistry, LocalRegistry, str]
-) -> None:
-    """The commands of the README's "Default" section, in one shell as a user types them; the
-    only answers given are the PAT at the prompt and the values the section names."""
-    dev, prod, digest = registries
-    ws = Workspace.create(tmp_path_factory.mktemp("readme"), engine_bin)
-    home = ws.base / "user-home"
-    home.mkdir()
-    env = {k: v for k, v in ws.env.items() if k not in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")}
-    env.update(
-        HOME=str(home),
-        DATABASE_CONNECTION_STRING=secret_value("prod", "db"),
-        PROMOTE_DIGEST=digest,
-        MUSICSTORE_STANDIN_REGISTRIES=json.dumps(
-            {
-                f"{s}/team1": {"server": r.server, "username": r.username, "password": r.password}
-                for s, r in (("dev", dev), ("prod", prod))
-            }
-        ),
-    )
-    script = "\n".join(readme_blocks("### Default: local state, passphrase secrets"))
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=ws.project,
-        env=env,
-        input=secret_value("dev", "azdoPat") + "\n",
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    stacks = sorted(p.name for p in (home / ".pulumi-state" / ".pulumi" / "stacks" / "musicstore").glob("*.json"))
-    assert stacks == ["dev.json", "prod.json"]
-
-
-def test_the_readmes_team_option_keeps_the_state_in_azure_blob(
-    tmp_path_factory: pytest.TempPathFactory, engine_bin: Path
-) -> None:
-    """The README's "Teams" commands against a local Azurite Blob service. Key Vault has no
-    emulator here, so the stack's secrets provider is the passphrase instead of azurekeyvault://."""
-    block = readme_blocks("### Teams: Azure Blob state, Key Vault secrets")[0]
-    found = re.search(r"AZURE_STORAGE_ACCOUNT=(\S+)", block)
-    assert found, "the Teams section names its storage account"
-    account, key = found.group(1), base64.b64encode(b"engine-tests-azurite-account-key").decode()
-    script = re.sub(r"--secrets-provider \"azurekeyvault://[^\"]+\"", "--secrets-provider passphrase", block)
-    assert script != block
-    ws = Workspace.create(tmp_path_factory.mktemp("azblob"), engine_bin)
-    with azurite_blob(account, key) as storage:
-        service = BlobServiceClient(
-            account_url=f"http://{storage['AZURE_STORAGE_DOMAIN']}/{account}",
-            credential={"account_name": account, "account_key": key},
-        )
-        container = re.search(r"azblob://([a-z0-9-]+)", block)
-        assert container
-        service.create_container(container.group(1))
-        env = {k: v for k, v in ws.env.items() if k != "PULUMI_BACKEND_URL"} | storage
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=ws.project,
-            env=env,
-            input=secret_value("dev", "azdoPat") + "\n",
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        names = [b.name for b in service.get_container_client(container.group(1)).list_blobs()]
-    assert ".pulumi/stacks/musicstore/dev.json" in names
-
-
-@pytest.fixture(scope="module")
-def scratch(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Workspace:
-    """A dev stack of its own, for changes and faults that must not touch the others."""
-    ws = Workspace.create(tmp_path_factory.mktemp("scratch"), engine_bin)
-    ws.init("dev", {})
-    # As CI does: the secret from the store's variable, set through the CLI on stdin.
-    done = subprocess.run(
-        [sys.executable, "-m", "ops.cli", "secrets", "dev"],
-        cwd=ws.project,
-        env={**ws.env, "SECRET_AZDOPAT": secret_value("dev", "azdoPat")},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return ws
-
-
-def test_musicstore_secrets_sets_the_required_secret_as_the_cli_encrypts_it(scratch: Workspace) -> None:
-    stack_file = (scratch.project / "Pulumi.dev.yaml").read_text()
-    assert "musicstore:azdoPat:\n    secure: v1:" in stack_file
-    assert secret_value("dev", "azdoPat") not in stack_file
-    shown = scratch.pulumi("config", "get", "azdoPat", stack="dev").stdout.strip()
-    assert shown == secret_value("dev", "azdoPat")
-
-
-def test_a_failed_create_stops_the_up_naming_the_resource_and_a_second_up_completes_it(scratch: Workspace) -> None:
-    failed = scratch.pulumi("up", "--yes", stack="dev", check=False, env={"MUSICSTORE_STANDIN_FAIL": "team1-registry"})
-    assert failed.returncode != 0
-    assert "team1-registry" in failed.stdout and "409 Conflict" in failed.stdout
-    kept = managed(scratch.resources("dev"))
-    assert kept["azure-native:resources:ResourceGroup"] == 1  # what was made before the fault stays
-    scratch.pulumi("up", "--yes", stack="dev")
-    assert scratch.pulumi("preview", "--expect-no-changes", stack="dev", check=False).returncode == 0
-
-
-def test_a_windows_pool_size_change_replaces_the_pool_and_nothing_else(scratch: Workspace) -> None:
-    pools = '{"win22": {"vmSize": "Standard_D8s_v5", "count": 1, "osSku": "Windows2022"}}'
-    scratch.pulumi("config", "set", "windowsPools", pools, stack="dev")
-    steps = json.loads(scratch.pulumi("preview", "--json", stack="dev").stdout)["steps"]
-    changed = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps if s["op"] != "same"}
-    assert ("replace", "aks-win22") in changed or ("create-replacement", "aks-win22") in changed
-    assert {name for _, name in changed} == {"aks-win22"}

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,10 +26,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests.support.local_registry import free_port
+from offline.mocks import SECRET_MARK
+from tests.support.local_registry import LocalRegistry, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "engine-tests-passphrase"
+REPOSITORY = "mvcmusicstore"
 STAND_IN_PACKAGES = {
     "azure-native": "pulumi_azure_native",
     "kubernetes": "pulumi_kubernetes",
@@ -202,3 +205,27 @@ def azurite_blob(account: str, key: str) -> Iterator[dict[str, str]]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def secret_value(stack: str, key: str) -> str:
+    """A recognisable value for a required secret, so the state scan can look for it."""
+    return f"{SECRET_MARK}{stack}-{key}-set-by-the-test"
+
+
+def managed(resources: list[dict[str, Any]]) -> Counter[str]:
+    """Types and counts of what the program declares: without the stack and default providers."""
+    return Counter(
+        r["type"]
+        for r in resources
+        if r["type"] != "pulumi:pulumi:Stack" and not r["urn"].rsplit("::", 1)[-1].startswith("default")
+    )
+
+
+def local_registries(dev: LocalRegistry, prod: LocalRegistry) -> str:
+    """MUSICSTORE_STANDIN_REGISTRIES: team1's registries of dev and prod are the local servers."""
+    return json.dumps(
+        {
+            f"{stack}/team1": {"server": r.server, "username": r.username, "password": r.password}
+            for stack, r in (("dev", dev), ("prod", prod))
+        }
+    )

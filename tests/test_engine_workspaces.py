@@ -1,0 +1,141 @@
+"""The real Pulumi CLI on workspaces of their own: the README's deployment commands as written
+(local file state; Azure Blob state against a local Azurite), and the changes and faults that must
+not touch the shared deployment of tests/test_engine.py (a failed create, a replacement, the secrets
+CI sets). Run apart with `pytest -m engine`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from tests.support.engine import (
+    Workspace,
+    azurite_blob,
+    local_registries,
+    managed,
+    readme_blocks,
+    secret_value,
+)
+from tests.support.local_registry import LocalRegistry
+
+pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
+
+
+def test_the_readmes_default_deployment_runs_as_written(
+    tmp_path_factory: pytest.TempPathFactory, engine_bin: Path, registries: tuple[LocalRegistry, LocalRegistry, str]
+) -> None:
+    """The commands of the README's "Default" section, in one shell as a user types them; the
+    only answers given are the PAT at the prompt and the values the section names."""
+    dev, prod, digest = registries
+    ws = Workspace.create(tmp_path_factory.mktemp("readme"), engine_bin)
+    home = ws.base / "user-home"
+    home.mkdir()
+    env = {k: v for k, v in ws.env.items() if k not in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")}
+    env.update(
+        HOME=str(home),
+        DATABASE_CONNECTION_STRING=secret_value("prod", "db"),
+        PROMOTE_DIGEST=digest,
+        MUSICSTORE_STANDIN_REGISTRIES=local_registries(dev, prod),
+    )
+    script = "\n".join(readme_blocks("### Default: local state, passphrase secrets"))
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ws.project,
+        env=env,
+        input=secret_value("dev", "azdoPat") + "\n",
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    stacks = sorted(p.name for p in (home / ".pulumi-state" / ".pulumi" / "stacks" / "musicstore").glob("*.json"))
+    assert stacks == ["dev.json", "prod.json"]
+
+
+def test_the_readmes_team_option_keeps_the_state_in_azure_blob(
+    tmp_path_factory: pytest.TempPathFactory, engine_bin: Path
+) -> None:
+    """The README's "Teams" commands against a local Azurite Blob service. Key Vault has no
+    emulator here, so the stack's secrets provider is the passphrase instead of azurekeyvault://."""
+    block = readme_blocks("### Teams: Azure Blob state, Key Vault secrets")[0]
+    found = re.search(r"AZURE_STORAGE_ACCOUNT=(\S+)", block)
+    assert found, "the Teams section names its storage account"
+    account, key = found.group(1), base64.b64encode(b"engine-tests-azurite-account-key").decode()
+    script = re.sub(r"--secrets-provider \"azurekeyvault://[^\"]+\"", "--secrets-provider passphrase", block)
+    assert script != block
+    ws = Workspace.create(tmp_path_factory.mktemp("azblob"), engine_bin)
+    with azurite_blob(account, key) as storage:
+        service = BlobServiceClient(
+            account_url=f"http://{storage['AZURE_STORAGE_DOMAIN']}/{account}",
+            credential={"account_name": account, "account_key": key},
+        )
+        container = re.search(r"azblob://([a-z0-9-]+)", block)
+        assert container
+        service.create_container(container.group(1))
+        env = {k: v for k, v in ws.env.items() if k != "PULUMI_BACKEND_URL"} | storage
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=ws.project,
+            env=env,
+            input=secret_value("dev", "azdoPat") + "\n",
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        names = [b.name for b in service.get_container_client(container.group(1)).list_blobs()]
+    assert ".pulumi/stacks/musicstore/dev.json" in names
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Workspace:
+    """A dev stack of its own, for changes and faults that must not touch the others."""
+    ws = Workspace.create(tmp_path_factory.mktemp("scratch"), engine_bin)
+    ws.init("dev", {})
+    # As CI does: the secret from the store's variable, set through the CLI on stdin.
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "secrets", "dev"],
+        cwd=ws.project,
+        env={**ws.env, "SECRET_AZDOPAT": secret_value("dev", "azdoPat")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return ws
+
+
+def test_musicstore_secrets_sets_the_required_secret_as_the_cli_encrypts_it(scratch: Workspace) -> None:
+    stack_file = (scratch.project / "Pulumi.dev.yaml").read_text()
+    assert "musicstore:azdoPat:\n    secure: v1:" in stack_file
+    assert secret_value("dev", "azdoPat") not in stack_file
+    shown = scratch.pulumi("config", "get", "azdoPat", stack="dev").stdout.strip()
+    assert shown == secret_value("dev", "azdoPat")
+
+
+def test_a_failed_create_stops_the_up_naming_the_resource_and_a_second_up_completes_it(scratch: Workspace) -> None:
+    failed = scratch.pulumi("up", "--yes", stack="dev", check=False, env={"MUSICSTORE_STANDIN_FAIL": "team1-registry"})
+    assert failed.returncode != 0
+    assert "team1-registry" in failed.stdout and "409 Conflict" in failed.stdout
+    kept = managed(scratch.resources("dev"))
+    assert kept["azure-native:resources:ResourceGroup"] == 1  # what was made before the fault stays
+    scratch.pulumi("up", "--yes", stack="dev")
+    assert scratch.pulumi("preview", "--expect-no-changes", stack="dev", check=False).returncode == 0
+
+
+def test_a_windows_pool_size_change_replaces_the_pool_and_nothing_else(scratch: Workspace) -> None:
+    pools = '{"win22": {"vmSize": "Standard_D8s_v5", "count": 1, "osSku": "Windows2022"}}'
+    scratch.pulumi("config", "set", "windowsPools", pools, stack="dev")
+    steps = json.loads(scratch.pulumi("preview", "--json", stack="dev").stdout)["steps"]
+    changed = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps if s["op"] != "same"}
+    assert ("replace", "aks-win22") in changed or ("create-replacement", "aks-win22") in changed
+    assert {name for _, name in changed} == {"aks-win22"}
