@@ -28,6 +28,21 @@ from tests.support.local_registry import LocalRegistry
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
 
 
+def as_typed(script: str, ws: Workspace, env: dict[str, str]) -> None:
+    """README commands in one shell, as a user types them; the one prompt (the PAT) answered."""
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ws.project,
+        env=env,
+        input=secret_value("dev", "azdoPat") + "\n",
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
 def test_the_readmes_default_deployment_runs_as_written(
     tmp_path_factory: pytest.TempPathFactory, engine_bin: Path, registries: tuple[LocalRegistry, LocalRegistry, str]
 ) -> None:
@@ -45,17 +60,7 @@ def test_the_readmes_default_deployment_runs_as_written(
         MUSICSTORE_STANDIN_REGISTRIES=local_registries(dev, prod),
     )
     script = "\n".join(readme_blocks("### Default: local state, passphrase secrets"))
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=ws.project,
-        env=env,
-        input=secret_value("dev", "azdoPat") + "\n",
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    as_typed(script, ws, env)
     stacks = sorted(p.name for p in (home / ".pulumi-state" / ".pulumi" / "stacks" / "musicstore").glob("*.json"))
     assert stacks == ["dev.json", "prod.json"]
 
@@ -81,17 +86,7 @@ def test_the_readmes_team_option_keeps_the_state_in_azure_blob(
         assert container
         service.create_container(container.group(1))
         env = {k: v for k, v in ws.env.items() if k != "PULUMI_BACKEND_URL"} | storage
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=ws.project,
-            env=env,
-            input=secret_value("dev", "azdoPat") + "\n",
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        as_typed(script, ws, env)
         names = [b.name for b in service.get_container_client(container.group(1)).list_blobs()]
     assert ".pulumi/stacks/musicstore/dev.json" in names
 

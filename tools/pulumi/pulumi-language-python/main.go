@@ -131,6 +131,15 @@ func options(info *pulumirpc.ProgramInfo, isPlugin bool) (toolchain.PythonOption
 	return opts, nil
 }
 
+// resolve is the toolchain of a program or plugin: its virtualenv resolved as upstream does.
+func resolve(info *pulumirpc.ProgramInfo, isPlugin bool) (toolchain.Toolchain, error) {
+	opts, err := options(info, isPlugin)
+	if err != nil {
+		return nil, err
+	}
+	return toolchain.ResolveToolchain(opts)
+}
+
 func (h *host) Handshake(_ context.Context, req *pulumirpc.LanguageHandshakeRequest) (
 	*pulumirpc.LanguageHandshakeResponse, error,
 ) {
@@ -147,11 +156,7 @@ func (h *host) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.Plugin
 func (h *host) GetRequiredPackages(ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest) (
 	*pulumirpc.GetRequiredPackagesResponse, error,
 ) {
-	opts, err := options(req.GetInfo(), false)
-	if err != nil {
-		return nil, err
-	}
-	tc, err := toolchain.ResolveToolchain(opts)
+	tc, err := resolve(req.GetInfo(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -219,11 +224,7 @@ func (h *host) GetRequiredPackages(ctx context.Context, req *pulumirpc.GetRequir
 // Run starts the executor in the resolved virtualenv with the arguments and the PULUMI_CONFIG
 // variables upstream's Run and constructArguments give it.
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
-	opts, err := options(req.GetInfo(), false)
-	if err != nil {
-		return nil, err
-	}
-	tc, err := toolchain.ResolveToolchain(opts)
+	tc, err := resolve(req.GetInfo(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +284,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 func (h *host) InstallDependencies(
 	req *pulumirpc.InstallDependenciesRequest, server pulumirpc.LanguageRuntime_InstallDependenciesServer,
 ) error {
-	opts, err := options(req.GetInfo(), req.GetIsPlugin())
+	tc, err := resolve(req.GetInfo(), req.GetIsPlugin())
 	if err != nil {
 		return err
 	}
@@ -292,10 +293,6 @@ func (h *host) InstallDependencies(
 		return err
 	}
 	defer closer.Close()
-	tc, err := toolchain.ResolveToolchain(opts)
-	if err != nil {
-		return err
-	}
 	if err := tc.EnsureVenv(server.Context(), req.GetInfo().GetProgramDirectory(), false, true, stdout, stderr); err != nil {
 		return err
 	}
@@ -305,11 +302,7 @@ func (h *host) InstallDependencies(
 func (h *host) GetProgramDependencies(ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest) (
 	*pulumirpc.GetProgramDependenciesResponse, error,
 ) {
-	opts, err := options(req.GetInfo(), false)
-	if err != nil {
-		return nil, err
-	}
-	tc, err := toolchain.ResolveToolchain(opts)
+	tc, err := resolve(req.GetInfo(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -332,11 +325,7 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 		return fmt.Errorf("this language host runs policy packs only, not %s plugins", req.GetKind())
 	}
 	ctx := server.Context()
-	opts, err := options(req.GetInfo(), false)
-	if err != nil {
-		return err
-	}
-	tc, err := toolchain.ResolveToolchain(opts)
+	tc, err := resolve(req.GetInfo(), false)
 	if err != nil {
 		return err
 	}
