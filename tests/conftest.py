@@ -24,7 +24,7 @@ Recorder = Callable[..., recording.Recording]
 # the test itself), no example database (CI starts without one anyway), and a number of examples
 # chosen for the time it costs. Every failing example ever found is kept as an @example on its
 # test. Elsewhere the draws are random and more, to find new ones; HYPOTHESIS_PROFILE chooses.
-settings.register_profile("ci", derandomize=True, database=None, max_examples=120, deadline=None, print_blob=True)
+settings.register_profile("ci", derandomize=True, database=None, max_examples=80, deadline=None, print_blob=True)
 settings.register_profile("explore", max_examples=400, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "explore"))
 

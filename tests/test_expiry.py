@@ -88,9 +88,10 @@ def test_no_committed_stack_relies_on_an_expired_fact_on_its_date(stack: str, st
     assert [f.line() for f in stack_plans[stack].findings if f.rule in EXPIRY_RULES] == []
 
 
-@pytest.mark.parametrize("stack", stack_files.stacks())
-def test_the_weekly_command_plans_each_stack_at_a_given_date(stack: str, capsys: pytest.CaptureFixture[str]) -> None:
-    # The scheduled workflow runs exactly this, with today's date.
+def test_the_weekly_command_plans_a_stack_at_a_given_date(capsys: pytest.CaptureFixture[str]) -> None:
+    # The scheduled workflow runs exactly this for every stack file, with today's date; the
+    # committed stacks' facts are judged above, from the session's plans.
+    stack = "dev"
     assert cli.plan([stack, "--date", dated_facts.READ_ON.isoformat()]) == 0
     assert "kubernetes-version-expired" not in capsys.readouterr().out
 
