@@ -100,9 +100,8 @@ RESTRICTED_VM_FAMILIES: dict[str, VmFamilyRestriction] = {
     )
     for family in ("Dv3", "Dsv3", "Ev3", "Esv3", "D", "Ds", "Dv2", "Dsv2", "B", "Bs", "Av2", "F", "Fs")
 }
-DEFAULT_SYSTEM_VM_SIZE = "Standard_D2s_v5"
+# The Windows pools' default size, when a pool names none (the other defaults are in Pulumi.yaml).
 DEFAULT_WINDOWS_VM_SIZE = "Standard_D4s_v5"
-DEFAULT_AGENT_VM_SIZE = "Standard_D4s_v5"
 
 # .NET Framework base-image tags per Windows release; a tag not listed is not supported.
 SUPPORTED_BASE_TAGS: dict[str, frozenset[str]] = {
