@@ -50,9 +50,25 @@ class AksClusterArgs:
 
 class AksCluster(pulumi.ComponentResource):
     """Builds the ManagedCluster (system pool inline, Windows profile set at creation, Azure
-    CNI overlay, managed identity, Kubernetes RBAC), one AgentPool per Windows pool, AcrPull
-    for the kubelet identity on each registry, and a Kubernetes provider from the admin
-    kubeconfig. Outputs the name, resource id and kubeconfig (a secret)."""
+    CNI overlay, managed identity, Kubernetes RBAC, patch auto-upgrade), one AgentPool per
+    Windows pool, AcrPull for the kubelet identity on each registry, and a Kubernetes provider
+    from the admin kubeconfig. Outputs the name, resource id and kubeconfig (a secret).
+
+    The pool layout, chosen so that a later change to the cluster never goes through a pool:
+    - The system pool is the only inline profile: AKS takes no cluster without one, and a
+      cluster PUT may not add a pool ("A new agent pool was introduced", pulumi-azure-native
+      #579), so every Windows pool is its own AgentPool, added and removed by the agent pool API.
+    - No `ignore_changes` on `agentPoolProfiles`: with it the engine re-sends the old inputs,
+      which a refresh has filled with every pool AKS reports (the provider's Read copies what
+      changed in Azure into the inputs, provider/pkg/provider/provider.go); once one of them is
+      deleted, the next cluster change is refused (pulumi-azure-native#2719, #1532). Without
+      it, a cluster PUT names the system pool only, and AKS leaves the other pools as they are.
+    - Nothing that changes during a stack's life reaches a pool: pools carry the stable tags
+      only (not `expires-at`, which moves when a session is extended), and their
+      `orchestratorVersion` is the MAJOR.MINOR of the cluster's version, which AKS resolves to
+      the newest patch and never upgrades on an update with the same MAJOR.MINOR (AKS API,
+      AgentPool.orchestratorVersion). Patches come from the `patch` auto-upgrade channel.
+    """
 
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]
@@ -118,6 +134,10 @@ class AksCluster(pulumi.ComponentResource):
             kubernetes_version=args.kubernetes_version,
             sku=containerservice.ManagedClusterSKUArgs(name="Base", tier=args.sku_tier),
             support_plan=args.support_plan,
+            auto_upgrade_profile=containerservice.ManagedClusterAutoUpgradeProfileArgs(
+                upgrade_channel=upgrade_channel(args.kubernetes_version),
+                node_os_upgrade_channel="NodeImage",
+            ),
             identity=containerservice.ManagedClusterIdentityArgs(
                 type="UserAssigned", user_assigned_identities=[self.identity.id]
             ),
@@ -177,7 +197,7 @@ class AksCluster(pulumi.ComponentResource):
                 # Microsoft's page lists the FIPS image as required for Windows2025; the
                 # stricter reading is the rule until that is settled.
                 enable_fips=True if pool.os_sku == "Windows2025" else None,
-                orchestrator_version=args.kubernetes_version,
+                orchestrator_version=minor_version(args.kubernetes_version),
                 type="VirtualMachineScaleSets",
                 vm_size=pool.vm_size,
                 count=pool.count,
@@ -186,7 +206,7 @@ class AksCluster(pulumi.ComponentResource):
                 max_count=pool.max_count,
                 max_pods=pool.max_pods,
                 vnet_subnet_id=args.node_subnet_id,
-                tags=args.tags,
+                tags=pool_tags(args.tags),
                 # The autoscaler owns the node count; a later update must not reset it.
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"] if autoscaling else None),
             )
@@ -215,6 +235,28 @@ class AksCluster(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
         return pulumi.Output.secret(credentials.apply(_first_kubeconfig))
+
+
+# Tags whose value changes while the stack lives: kept off the pools, where a change would be
+# an agent pool operation on every node pool. The cluster's own tags reach what AKS makes for
+# it, but not the pools (learn.microsoft.com/azure/aks/use-tags).
+MOVING_TAGS = frozenset({"expires-at"})
+
+
+def pool_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {key: value for key, value in tags.items() if key not in MOVING_TAGS}
+
+
+def minor_version(kubernetes_version: str) -> str:
+    """1.36.2 -> 1.36: what a pool asks for, so a new patch of the control plane is no pool change."""
+    return ".".join(kubernetes_version.split(".")[:2])
+
+
+def upgrade_channel(kubernetes_version: str) -> str:
+    """`patch` for a MAJOR.MINOR version: AKS keeps control plane and nodes on its newest patch.
+    `none` for a pinned patch: the channel would move the cluster past the pin, and the next
+    `up` would ask AKS for a downgrade, which it refuses."""
+    return "patch" if kubernetes_version.count(".") == 1 else "none"
 
 
 def _kubelet_object_id(profile: Mapping[str, object] | None) -> str:
