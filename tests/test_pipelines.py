@@ -340,3 +340,29 @@ def test_the_release_pipeline_sets_prods_secrets_before_its_up() -> None:
     assert "pulumi up --stack prod" in release  # the secrets are set before the up
     wanted = {secrets.variable(k) for k in secrets.needed("prod")}
     assert wanted and wanted <= set(re.findall(r"(SECRET_[A-Z]+):", release))
+
+
+def app_repository(pipeline: dict[str, Any]) -> dict[str, Any]:
+    """The repository resource the build checks out into app/src: the app's source."""
+    build = next(s for s in pipeline["stages"] if s["stage"] == "Build")
+    steps = [step for job in build["jobs"] for step in job["steps"]]
+    alias = next(s["checkout"] for s in steps if "checkout" in s and str(s.get("path", "")).endswith("app/src"))
+    repos = pipeline["resources"]["repositories"]
+    found: dict[str, Any] = next(r for r in repos if r["repository"] == alias)
+    return found
+
+
+def test_the_pipeline_runs_on_the_apps_branches_not_the_toolkits() -> None:
+    pipeline = yaml.safe_load((ROOT / "azure-pipelines.yml").read_text())
+    assert pipeline["trigger"] == "none" and pipeline["pr"] == "none"
+    app = app_repository(pipeline)
+    # Azure Pipelines triggers on a repository resource only when it is Azure Repos Git.
+    assert app["type"] == "git"
+    assert set(app["trigger"]["branches"]["include"]) >= {"main", "develop"}
+
+
+def test_branch_tags_come_from_the_apps_branch() -> None:
+    text = (ROOT / "azure-pipelines.yml").read_text()
+    alias = app_repository(yaml.safe_load(text))["repository"]
+    branch_args = re.findall(r"'--branch',\s*'([^']+)'", text)
+    assert branch_args == [f"$(resources.repositories.{alias}.ref)"]
