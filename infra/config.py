@@ -17,7 +17,7 @@ from pathlib import Path
 import pulumi
 
 from components.naming import LINUX_POOL_NAME
-from infra import stack_files
+from infra import dated_facts, stack_files
 from infra.config_sections import (
     K8S_VERSION,
     REGION,
@@ -159,7 +159,7 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         teams=teams,
         registry_sku=read.choice("registrySku", ("Basic", "Standard", "Premium")),
         kubernetes_version=kubernetes_version,
-        cluster_sku_tier=read.choice("clusterSkuTier", ("Free", "Standard", "Premium")),
+        cluster_sku_tier=_sku_tier(read),
         cluster_support_plan=read.choice("clusterSupportPlan", ("KubernetesOfficial", "AKSLongTermSupport")),
         system_pool_name=read.string(
             "systemPoolName",
@@ -266,3 +266,16 @@ def _is_engine_secret(key: str) -> bool:
     from pulumi.runtime import config as runtime_config
 
     return runtime_config.is_config_secret(key) or key in runtime_config.get_config_secret_keys_env()
+
+
+def _sku_tier(read: Reader) -> str:
+    """A tier the cluster's API version has: ARM refuses any other value of its enum."""
+    value = read.raw("clusterSkuTier")
+    tiers = dated_facts.SDK_AKS_SKU_TIERS
+    if value not in tiers:
+        raise ConfigError(
+            "clusterSkuTier",
+            value,
+            f"must be one of {', '.join(tiers)}, the SKU tiers of the AKS API {dated_facts.SDK_AKS_API_VERSION}",
+        )
+    return value

@@ -118,6 +118,8 @@ SDK_AKS_API_VERSION = (
     _api.group(1) if (_api := re.search(r"Azure REST API version (\d{4}-\d{2}-\d{2})", _SDK_TEXT)) else "unknown"
 )
 SDK_AKS_OS_SKUS = frozenset(member.value for member in containerservice.OSSKU)
+# The cluster SKU tiers of the same API version: what `clusterSkuTier` may be.
+SDK_AKS_SKU_TIERS = tuple(sorted(str(member.value) for member in containerservice.ManagedClusterSKUTier))
 
 # Network-policy engines documented for each Windows node OS.
 NETWORK_POLICY_WINDOWS: dict[str, frozenset[str]] = {

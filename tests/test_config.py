@@ -29,7 +29,12 @@ RULES = [
     ("team-duplicate", {"teams": '["red", "red"]'}, "teams", "must be unique (red repeats)"),
     ("registry-sku", {"registrySku": "Free"}, "registrySku", "must be one of Basic, Standard, Premium"),
     ("k8s-version", {"kubernetesVersion": "latest"}, "kubernetesVersion", "Kubernetes version 1.MINOR"),
-    ("cluster-tier", {"clusterSkuTier": "Gold"}, "clusterSkuTier", "must be one of Free, Standard, Premium"),
+    (
+        "cluster-tier",
+        {"clusterSkuTier": "Gold"},
+        "clusterSkuTier",
+        "must be one of Free, Premium, Standard, the SKU tiers of the AKS API",
+    ),
     ("system-pool-name", {"systemPoolName": "system-pool"}, "systemPoolName", "Linux pool names are 1-12"),
     ("system-pool-size", {"systemPoolVmSize": "D2s_v3"}, "systemPoolVmSize", "Azure VM size"),
     ("system-pool-count", {"systemPoolCount": "0"}, "systemPoolCount", "whole number from 1 to 100"),

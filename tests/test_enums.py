@@ -9,6 +9,7 @@ import pulumi_azure_native.containerservice as containerservice
 import pytest
 
 from infra import stack_files
+from infra.stack_config import ConfigError
 from offline import enums, recording
 from offline.plan import Plan, make_plan
 
@@ -29,6 +30,15 @@ def test_an_os_sku_the_api_version_lacks_is_caught_from_a_stack_file() -> None:
     plan = make_plan("dev", overrides={"windowsPools": pools, "appWindowsVersion": "ltsc2025"})
     found = [p for r in plan.recording.resources.values() for p in enums.problems(r.type, r.plain_inputs())]
     assert any("osSKU = 'Windows2025': not in OSSKU" in p for p in found)
+
+
+def test_a_sku_tier_the_api_version_lacks_is_refused_from_a_stack_file() -> None:
+    # The choices of clusterSkuTier are the SDK enum's own members: config and ARM cannot disagree.
+    with pytest.raises(ConfigError) as raised:
+        make_plan("dev", overrides={"clusterSkuTier": "Basic"})
+    assert str(raised.value).startswith('config musicstore:clusterSkuTier = "Basic": must be one of ')
+    tiers = sorted(str(m.value) for m in containerservice.ManagedClusterSKUTier)
+    assert f"must be one of {', '.join(tiers)}, the SKU tiers of the AKS API" in str(raised.value)
 
 
 @pytest.mark.parametrize(
