@@ -1,6 +1,7 @@
 """ImagePromotion: makes `<target>/<repo>@<digest>` exist with a version tag.
 
-A Pulumi dynamic resource: `pulumi up` runs the copy (promotion.copy) when the
+A Pulumi dynamic resource: `pulumi up` runs the promotion (promotion.promote: ACR import with
+the azure-native provider's login, or a registry copy announced in the output) when the
 promotion is created or its digest, tag or registries change, and hands the digest
 reference on, so the app deploys exactly the promoted image. Deleting it leaves the images
 in the target registry; tearing the registry down removes them.
@@ -8,6 +9,7 @@ in the target registry; tearing the registry down removes them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,32 +39,41 @@ class ImagePromotionArgs:
 class _PromotionProvider(pulumi.dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
         # Imported here: the provider runs in Pulumi's dynamic-provider host, not the program.
-        from promotion.copy import acr_import, azure_token, choose_method, copy_image
+        from promotion.copy import copy_image
+        from promotion.promote import Promotion, promote
         from promotion.registry_client import RegistryClient
 
-        token = azure_token() if props["method"] in ("auto", "acr-import") else None
-        method = choose_method(props["method"], props["sourceServer"], props["targetServer"], token)
-        if method == "acr-import":
-            if token is None:
-                raise RuntimeError("promotionMethod acr-import needs an Azure login (ARM_* variables or az login)")
-            acr_import(
-                target_registry_id=props["targetRegistryId"],
-                source_registry_id=props["sourceRegistryId"],
-                repository=props["repository"],
-                digest=props["digest"],
-                tag=props["tag"],
-                token=token,
-            )
-        else:
+        promotion = Promotion(
+            repository=props["repository"],
+            digest=props["digest"],
+            tag=props["tag"],
+            source_server=props["sourceServer"],
+            target_server=props["targetServer"],
+            source_registry_id=props["sourceRegistryId"],
+            target_registry_id=props["targetRegistryId"],
+        )
+
+        def oci_copy() -> None:
             copy_image(
                 RegistryClient(props["sourceServer"], props["sourceUsername"], props["sourcePassword"]),
                 RegistryClient(props["targetServer"], props["targetUsername"], props["targetPassword"]),
-                props["repository"],
-                props["digest"],
-                props["tag"],
+                promotion.repository,
+                promotion.digest,
+                promotion.tag,
             )
+
+        # The dynamic-provider host has no engine connection, so pulumi.log writes "warning: ..."
+        # to its stderr, which the CLI shows in the update's output and diagnostics (attributed to
+        # the stack, hence the image named in the message).
+        outcome = promote(
+            promotion, requested=props["method"], env=os.environ, oci_copy=oci_copy, announce=pulumi.log.warn
+        )
         image = f"{props['targetServer']}/{props['repository']}@{props['digest']}"
-        return pulumi.dynamic.CreateResult(id_=image, outs={**_public(props), "image": image, "method": method})
+        pulumi.log.info(
+            f"promoted {promotion.target_image} -> {promotion.digest} by {outcome.method}: {outcome.reason}"
+        )
+        outs = {**_public(props), "image": image, "method": outcome.method, "methodReason": outcome.reason}
+        return pulumi.dynamic.CreateResult(id_=image, outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         replaces = [key for key in IDENTITY if olds.get(key) != news.get(key)]
@@ -80,8 +91,11 @@ def _public(props: dict[str, Any]) -> dict[str, Any]:
 
 class ImagePromotion(pulumi.dynamic.Resource):
     """Copies one image by digest into the target registry under a version tag (ACR import
-    or a registry-to-registry copy, see promotion.copy). Outputs `image`, the
-    `<target>/<repo>@<digest>` reference to deploy, and the `method` used."""
+    or a registry-to-registry copy, see promotion.promote). Outputs `image`, the
+    `<target>/<repo>@<digest>` reference to deploy, and the `method` used. The state also keeps
+    `methodReason` for the record (the Azure login that imported, or why the import was not
+    used; never a secret): nothing in the program reads it, and a dynamic resource's attributes
+    carry the state's camelCase names, so it is not an attribute here."""
 
     image: pulumi.Output[str]
     method: pulumi.Output[str]
