@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import compute, devtestlab, network
+from pulumi_azure_native import authorization, compute, devtestlab, network
 
-from components.agent_bootstrap import AgentSettings, command, public_settings, script_text
-from components.naming import shutdown_schedule_name
+from components.agent_bootstrap import AgentSettings, PatLocation, command, public_settings, script_text
+from components.naming import KEY_VAULT_SECRETS_USER_ROLE, role_definition_id, shutdown_schedule_name
 from components.network import standard_public_ip
 from components.passwords import generated_password
+from components.pat_vault import PatSecret
 
 # The extension may run for up to 90 minutes (Windows feature, Docker, agent download).
 EXTENSION_TIMEOUT = "90m"
@@ -34,7 +35,7 @@ class BuildAgentVmArgs:
     image_sku: str
     admin_username: str
     agent: AgentSettings
-    pat: pulumi.Input[str]
+    pat: PatSecret  # where the VM reads the PAT; the PAT itself never reaches this component
     spot: bool = False
     public_ip: bool = False  # only where remote desktop is allowed from configured ranges
     shutdown: ShutdownArgs | None = None
@@ -43,10 +44,11 @@ class BuildAgentVmArgs:
 
 class BuildAgentVm(pulumi.ComponentResource):
     """Builds a NIC in the agents subnet (a public address only on request), a Windows
-    Server VM on the image of the app's Windows release with a generated admin password,
-    the Custom Script Extension that installs Docker and registers the agent, and the daily
-    auto-shutdown. Outputs the VM name, resource id, private address and admin credentials,
-    the password as a secret."""
+    Server VM on the image of the app's Windows release with a generated admin password and a
+    system-assigned identity, that identity's read grant on the PAT's Key Vault secret, the
+    Custom Script Extension that installs Docker and the pipeline's tools and registers the
+    agent, and the daily auto-shutdown. Outputs the VM name, resource id, private address and
+    admin credentials, the password as a secret."""
 
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]
@@ -59,7 +61,8 @@ class BuildAgentVm(pulumi.ComponentResource):
         nic = self._create_nic(name, args)
         password = generated_password(f"{name}-admin-password", self)
         vm = self._create_vm(name, args, nic, password)
-        self._create_bootstrap(name, args, vm)
+        grant = self._grant_pat_read(name, args, vm)
+        self._create_bootstrap(name, args, vm, grant)
         if args.shutdown is not None:
             self._create_shutdown(name, args, args.shutdown, vm)
         self.name = vm.name
@@ -140,6 +143,8 @@ class BuildAgentVm(pulumi.ComponentResource):
                 security_type="TrustedLaunch",
                 uefi_settings=compute.UefiSettingsArgs(secure_boot_enabled=True, v_tpm_enabled=True),
             ),
+            # The identity the bootstrap reads the PAT from Key Vault with, through IMDS.
+            identity=compute.VirtualMachineIdentityArgs(type="SystemAssigned"),
             priority="Spot" if args.spot else None,
             eviction_policy="Deallocate" if args.spot else None,
             billing_profile=compute.BillingProfileArgs(max_price=-1) if args.spot else None,
@@ -152,8 +157,26 @@ class BuildAgentVm(pulumi.ComponentResource):
             ),
         )
 
-    def _create_bootstrap(self, name: str, args: BuildAgentVmArgs, vm: compute.VirtualMachine) -> None:
+    def _grant_pat_read(
+        self, name: str, args: BuildAgentVmArgs, vm: compute.VirtualMachine
+    ) -> authorization.RoleAssignment:
+        """Key Vault Secrets User on the one secret: the VM reads the PAT and nothing else."""
+        return authorization.RoleAssignment(
+            f"{name}-pat-reader",
+            principal_id=vm.identity.apply(lambda i: (i.principal_id or "") if i else ""),
+            principal_type="ServicePrincipal",
+            role_definition_id=pulumi.Output.from_input(args.pat.secret_id).apply(
+                lambda sid: role_definition_id(sid, KEY_VAULT_SECRETS_USER_ROLE)
+            ),
+            scope=args.pat.secret_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _create_bootstrap(
+        self, name: str, args: BuildAgentVmArgs, vm: compute.VirtualMachine, grant: pulumi.Resource
+    ) -> None:
         script = script_text()
+        pat = args.pat
         compute.VirtualMachineExtension(
             f"{name}-bootstrap",
             vm_extension_name="agent-bootstrap",
@@ -164,13 +187,18 @@ class BuildAgentVm(pulumi.ComponentResource):
             type="CustomScriptExtension",
             type_handler_version="1.10",
             auto_upgrade_minor_version=True,
-            settings=public_settings(script, args.agent),
-            protected_settings=pulumi.Output.secret(args.pat).apply(
-                lambda pat: {"commandToExecute": command(script, args.agent, pat)}
+            # A new PAT is a new version of its secret: the timestamp changes and the extension
+            # reruns, while neither input carries the PAT or anything derived from it.
+            settings=pulumi.Output.from_input(pat.version_uri).apply(lambda v: public_settings(script, args.agent, v)),
+            protected_settings=pulumi.Output.from_input(pat.vault_name).apply(
+                lambda vault: {"commandToExecute": command(script, args.agent, PatLocation(vault, pat.secret_name))}
             ),
             tags=args.tags,
+            # The script reads the PAT as soon as it runs: the VM's grant must exist first.
             opts=pulumi.ResourceOptions(
-                parent=self, custom_timeouts=pulumi.CustomTimeouts(create=EXTENSION_TIMEOUT, update=EXTENSION_TIMEOUT)
+                parent=self,
+                depends_on=[grant],
+                custom_timeouts=pulumi.CustomTimeouts(create=EXTENSION_TIMEOUT, update=EXTENSION_TIMEOUT),
             ),
         )
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Mapping
 
 ACR_NAME = re.compile(r"^[a-z0-9]{5,50}$")
 WINDOWS_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,5}$")
 LINUX_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Key Vault: 3-24 alphanumerics and hyphens, a letter first, a letter or digit last, no "--".
+KEY_VAULT_NAME = re.compile(r"^(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 
 ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+KEY_VAULT_SECRETS_USER_ROLE = "4633458b-17de-408a-b874-0445c86b69e6"
 
 
 def registry_name(prefix: str, environment: str, team: str, suffix: str) -> str:
@@ -26,6 +30,17 @@ def registry_name(prefix: str, environment: str, team: str, suffix: str) -> str:
     name = f"{stem[: 50 - len(suffix)]}{suffix}"
     if not ACR_NAME.fullmatch(name):
         raise ValueError(f"registry name {name!r} is not 5-50 lowercase letters and digits")
+    return name
+
+
+def key_vault_name(prefix: str, environment: str, suffix: str) -> str:
+    """Key Vault name: `kv-<prefix>-<environment>-<suffix>` cut to 24 characters. Vault names
+    are global and stay reserved while a deleted vault is soft-deleted, so `suffix` (random,
+    kept in state) gives a stack that is torn down and made again a fresh name."""
+    stem = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", f"kv-{prefix}-{environment}".lower()))
+    name = f"{stem[: 23 - len(suffix)].strip('-')}-{suffix}"
+    if not KEY_VAULT_NAME.fullmatch(name):
+        raise ValueError(f"key vault name {name!r} is not 3-24 letters, digits and single hyphens, from a letter")
     return name
 
 
@@ -130,3 +145,15 @@ def _tag_safe(text: str, what: str) -> str:
     if not IMAGE_TAG.fullmatch(tag) or tag == "latest":
         raise ValueError(f"{what} {text!r} gives no image tag")
     return tag
+
+
+# Tags whose value changes while the stack lives (a session extended). Kept off what a tag change
+# would turn into real work: on a node pool, an agent pool operation on every node (AKS puts the
+# cluster's own tags on what it makes for the cluster, not on the pools:
+# learn.microsoft.com/azure/aks/use-tags); on the agents' Key Vault secret, a new version, which
+# reruns every agent's bootstrap.
+MOVING_TAGS = frozenset({"expires-at"})
+
+
+def stable_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {key: value for key, value in tags.items() if key not in MOVING_TAGS}

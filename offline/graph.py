@@ -29,6 +29,8 @@ TYPICAL_MINUTES: dict[str, float] = {
     "azure-native:compute:VirtualMachine": 4.0,
     "azure-native:compute:VirtualMachineExtension": 20.0,
     "azure-native:devtestlab:GlobalSchedule": 0.2,
+    "azure-native:keyvault:Vault": 0.5,
+    "azure-native:keyvault:Secret": 0.1,
     "kubernetes:core/v1:Namespace": 0.1,
     "kubernetes:core/v1:Secret": 0.05,
     "kubernetes:core/v1:PersistentVolumeClaim": 0.1,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -105,6 +106,13 @@ def call(token: str, a: dict[str, Any]) -> dict[str, Any]:
             "- name: clusterAdmin\n  user:\n    token: {t}\n"
         ).format(c=cluster, t=fake_secret("kube-token", cluster))
         return {"kubeconfigs": [{"name": "clusterAdmin", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+    if token == "azure-native:authorization:getClientConfig":
+        return {
+            "clientId": _guid("client", "deployer"),
+            "objectId": _guid("object", "deployer"),
+            "subscriptionId": SUBSCRIPTION,
+            "tenantId": _guid("tenant"),
+        }
     return {}
 
 
@@ -148,6 +156,9 @@ NAME_KEY_FOR_TYPE = {
     "azure-native:compute:VirtualMachineExtension": "vmExtensionName",
     "azure-native:devtestlab:GlobalSchedule": "name",
     "azure-native:managedidentity:UserAssignedIdentity": "resourceName",
+    "azure-native:containerservice:MaintenanceConfiguration": "configName",
+    "azure-native:keyvault:Vault": "vaultName",
+    "azure-native:keyvault:Secret": "secretName",
 }
 
 
@@ -161,6 +172,9 @@ def _azure(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
         if typ == "azure-native:resources:ResourceGroup"
         else f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.{module}/{kind}/{physical}"
     )
+    if typ == "azure-native:keyvault:Secret":  # a child of its vault, as ARM names it
+        vaults = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults"
+        rid = f"{vaults}/{inputs.get('vaultName')}/secrets/{physical}"
     state: dict[str, Any] = {**inputs, "id": rid, "name": physical}
     if typ == "azure-native:containerregistry:Registry":
         state["loginServer"] = f"{physical}.azurecr.io"
@@ -183,6 +197,21 @@ def _azure(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
     elif typ == "azure-native:network:PublicIPAddress":
         octets = bytes.fromhex(digest("pip", physical, length=4))
         state["ipAddress"] = f"20.{octets[0]}.{octets[1]}.{octets[1] % 250 + 1}"
+    elif typ == "azure-native:compute:VirtualMachine" and "identity" in inputs:
+        # A system-assigned identity: ARM answers its principal once the VM exists.
+        principal = {"principalId": _guid("vm-principal", physical), "tenantId": _guid("tenant")}
+        state["identity"] = {**inputs["identity"], **principal}
+    elif typ == "azure-native:keyvault:Vault":
+        state["properties"] = {**inputs.get("properties", {}), "vaultUri": f"https://{physical}.vault.azure.net/"}
+    elif typ == "azure-native:keyvault:Secret":
+        # Key Vault makes a version per value; here it follows from the inputs, so two plans agree.
+        uri = f"https://{inputs.get('vaultName')}.vault.azure.net/secrets/{physical}"
+        version = digest(json.dumps(inputs, sort_keys=True, default=str), length=32)
+        state["properties"] = {
+            **reveal(inputs.get("properties") or {}),  # the value makes the whole object secret
+            "secretUri": uri,
+            "secretUriWithVersion": f"{uri}/{version}",
+        }
     elif typ == "azure-native:managedidentity:UserAssignedIdentity":
         state["principalId"] = _guid("principal", physical)
         state["clientId"] = _guid("client", physical)

@@ -42,8 +42,11 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "osProfile.adminPassword",
         "priority",
     ),
-    "azure-native:compute:VirtualMachineExtension": ("type", "typeHandlerVersion", "settings", "protectedSettings"),
+    # Not its protectedSettings: the packed bootstrap script, several KB (--json has it).
+    "azure-native:compute:VirtualMachineExtension": ("type", "typeHandlerVersion", "settings"),
     "azure-native:devtestlab:GlobalSchedule": ("name", "dailyRecurrence.time", "timeZoneId"),
+    "azure-native:keyvault:Vault": ("vaultName", "properties.enableRbacAuthorization"),
+    "azure-native:keyvault:Secret": ("secretName", "properties.value"),
     "pulumi:providers:kubernetes": ("kubeconfig", "deleteUnreachable"),
     "pulumi:pulumi:StackReference": ("name",),
     "pulumi-python:dynamic:Resource": ("repository", "digest", "tag", "sourceServer", "targetServer", "sourcePassword"),

@@ -83,6 +83,18 @@ def extension_secrets_protected(r: Resource) -> Iterator[str]:
         yield f"settings.{key} is stored and returned in clear: it belongs in protectedSettings"
 
 
+def key_vault_rbac(r: Resource) -> Iterator[str]:
+    """Access policies grant a whole vault's secrets to an identity and bypass Azure RBAC's
+    audit trail; with RBAC each agent VM is granted read on its one secret only."""
+    if r.type != "azure-native:keyvault:Vault":
+        return
+    properties = r.props.get("properties") or {}
+    if properties.get("enableRbacAuthorization") is not True:
+        yield "the vault authorizes with access policies: set properties.enableRbacAuthorization"
+    if properties.get("accessPolicies"):
+        yield "the vault carries access policies: grant Key Vault roles instead"
+
+
 def required_tags(r: Resource) -> Iterator[str]:
     if r.type not in ("azure-native:containerregistry:Registry", "azure-native:containerservice:ManagedCluster"):
         return
@@ -183,6 +195,7 @@ RULES: tuple[Rule, ...] = (
         True,
         extension_secrets_protected,
     ),
+    Rule("key-vault-rbac", "Key Vaults authorize with Azure RBAC, never access policies.", True, key_vault_rbac),
     Rule("required-tags", "Registries and clusters carry the environment, team and expiry tags.", True, required_tags),
     Rule(
         "windows-os-sku-supported",

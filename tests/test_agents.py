@@ -1,18 +1,18 @@
-"""Windows build agents: the VMs, their bootstrap, their shutdown and their network guard."""
+"""Windows build agents: the VMs, their bootstrap and the tools it installs, their shutdown and
+their network guard. The PAT's way to the agents: test_agent_pat.py."""
 
 from __future__ import annotations
 
-import base64
-import gzip
 import ipaddress
 import json
 import re
-from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from components import agent_bootstrap
-from components.agent_bootstrap import AgentSettings
 from components.naming import computer_name
 from components.windows import AGENT_IMAGE_SKU, WINDOWS_VERSION_FOR_OS_SKU
 from infra import stack_files
@@ -20,33 +20,10 @@ from offline import recording
 from offline.plan import Plan, make_plan
 from policy.rules import admits_remote_admin
 from tests.conftest import stack_config
+from tests.support import pipeline_tools
+from tests.support.agents import SETTINGS, agents_of
 
-PAT_PLACEHOLDER = stack_files.PLACEHOLDER.format(key="musicstore:azdoPat")
-SETTINGS = AgentSettings(
-    organization_url="https://dev.azure.com/gdbc",
-    pool="gdbc-red",
-    agent_name="vm-gdbc-dev-red-ag1",
-    docker_version="27.3.1",
-    agent_version="4.252.0",
-    images=("mcr.microsoft.com/dotnet/framework/sdk:4.8-windowsservercore-ltsc2022",),
-)
-
-
-def decode_command(command: str) -> tuple[str, dict[str, object]]:
-    """The script and the settings a rendered commandToExecute will run with."""
-    packed = re.search(r"FromBase64String\('([A-Za-z0-9+/=]+)'\)", command)
-    payload = re.search(r"-SettingsBase64 '([A-Za-z0-9+/=]+)'", command)
-    assert packed and payload
-    script = gzip.decompress(base64.b64decode(packed.group(1))).decode("ascii")
-    return script, json.loads(base64.b64decode(payload.group(1)))
-
-
-def agents_of(rec: recording.Recording) -> dict[str, dict[str, recording.Registration]]:
-    """Each BuildAgentVm's children by type."""
-    result: dict[str, dict[str, recording.Registration]] = {}
-    for vm in rec.of_type("musicstore:azure:BuildAgentVm"):
-        result[vm.name] = {r.type.split(":")[-1]: r for r in rec.resources.values() if r.parent == vm.urn}
-    return result
+PIPELINE = stack_files.ROOT / "azure-pipelines.yml"
 
 
 def test_dev_has_the_agents_its_config_asks_for(stack_runs: dict[str, recording.Recording]) -> None:
@@ -77,24 +54,6 @@ def test_each_agent_matches_the_pool_os_and_has_a_short_computer_name(
         assert vm.masked_inputs()["osProfile"]["adminPassword"] == recording.SECRET_MARKER
         assert vm.plain("storageProfile.osDisk.diskSizeGB") == cfg.agents.os_disk_size_gb
         assert "PublicIPAddress" not in children  # no remote desktop ranges configured
-
-
-def test_extension_keeps_the_pat_in_protected_settings_only(stack_runs: dict[str, recording.Recording]) -> None:
-    agents = agents_of(stack_runs["dev"])
-    assert agents, "dev has build agents to check"
-    for children in agents.values():
-        ext = children["VirtualMachineExtension"]
-        assert (ext.plain("publisher"), ext.plain("type"), ext.plain("typeHandlerVersion")) == (
-            "Microsoft.Compute",
-            "CustomScriptExtension",
-            "1.10",
-        )
-        assert set(ext.plain("settings")) == {"timestamp"}
-        assert ext.masked_inputs()["protectedSettings"] == recording.SECRET_MARKER
-        assert not any(PAT_PLACEHOLDER in s or "pat" in s.lower() for s in recording.clear_strings(ext.inputs))
-        script, settings = decode_command(ext.plain("protectedSettings.commandToExecute"))
-        assert settings["pat"] == PAT_PLACEHOLDER
-        assert script == agent_bootstrap.script_text()
 
 
 def test_agents_shut_down_daily_under_the_required_name(stack_runs: dict[str, recording.Recording]) -> None:
@@ -152,40 +111,70 @@ def test_the_rule_check_catches_an_open_port() -> None:
     assert not admits_remote_admin({**wide, "access": "Deny"}, allowed=())
 
 
-def test_script_is_plain_ascii_and_never_puts_the_token_on_a_command_line() -> None:
+def test_script_is_plain_ascii_and_reboots_only_by_schedule() -> None:
     raw = agent_bootstrap.SCRIPT.read_bytes()
     assert raw.decode("ascii") and b"\r" not in raw
     script = raw.decode()
-    assert "--token" not in script
-    assert "$env:VSTS_AGENT_INPUT_TOKEN = $settings.pat" in script
-    assert "Remove-Item Env:\\VSTS_AGENT_INPUT_TOKEN" in script
     assert "Restart-Computer" not in script and "shutdown.exe /r /t 120" in script
     assert "https://download.agent.dev.azure.com/agent/" in script and "azureedge" not in script
-
-
-def test_rendered_command_runs_the_script_with_its_settings() -> None:
-    script = agent_bootstrap.script_text()
-    command = agent_bootstrap.command(script, SETTINGS, "pat-value")
-    assert command.startswith("powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command ")
-    assert len(command) <= agent_bootstrap.COMMAND_LIMIT
-    assert "pat-value" not in command  # inside the base64 payload, not a readable argument
-    decoded_script, settings = decode_command(command)
-    assert decoded_script == script
-    assert settings == {**SETTINGS.for_script("pat-value")}
-
-
-def test_editing_the_script_changes_the_extension_inputs() -> None:
-    script = agent_bootstrap.script_text()
-    edited = script.replace("bootstrap done", "bootstrap finished")
-    assert agent_bootstrap.public_settings(script, SETTINGS) != agent_bootstrap.public_settings(edited, SETTINGS)
-    assert agent_bootstrap.command(script, SETTINGS, "p") != agent_bootstrap.command(edited, SETTINGS, "p")
-    assert edited != script  # the edit took effect
-    # Settings alone change them too: a new pool or organization re-runs the extension.
-    moved = replace(SETTINGS, pool=SETTINGS.pool + "-new")
-    assert agent_bootstrap.public_settings(script, moved) != agent_bootstrap.public_settings(script, SETTINGS)
 
 
 def test_computer_names_fit_15_characters_and_stay_distinct() -> None:
     assert computer_name("team1", 1) == "team1-ag1"
     long_a, long_b = computer_name("teamalpha001", 10), computer_name("teamalpha002", 10)
     assert len(long_a) <= 15 and len(long_b) <= 15 and long_a != long_b
+
+
+# --- the tools the pipeline runs on the agent ---------------------------------------------
+
+
+def pipeline() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(PIPELINE.read_text(encoding="utf-8"))
+    return loaded
+
+
+def steps_of(doc: dict[str, Any], stage: str) -> list[dict[str, Any]]:
+    [steps] = [steps for job, steps in pipeline_tools.agent_jobs(doc) if job.startswith(f"{stage}.")]
+    return steps
+
+
+def test_every_tool_a_step_runs_on_the_agent_is_installed_by_the_bootstrap() -> None:
+    missing = pipeline_tools.missing(pipeline(), agent_bootstrap.script_text())
+    assert [need.line() for need in missing] == []
+
+
+def test_the_tools_are_read_from_the_tasks_and_the_inline_scripts() -> None:
+    needed = {(need.job, need.tool) for need in pipeline_tools.needs(pipeline())}
+    assert needed >= {("Build.image", "docker"), ("Build.image", "python")}
+    assert needed >= {("Release.prod", "az"), ("Release.prod", "python"), ("Release.prod", "pulumi")}
+    assert pipeline_tools.commands("$x = (& python @a).Trim(); if ($y) { throw 'az failed' }") == {"python"}
+
+
+def test_a_tool_whose_install_is_deleted_from_the_script_is_reported(tmp_path: Path) -> None:
+    script = agent_bootstrap.script_text()
+    start, end = script.index("# 5. The Pulumi CLI"), script.index("# 6. ")
+    copy = tmp_path / "agent-bootstrap.ps1"
+    copy.write_text(script[:start] + script[end:], encoding="ascii")
+    missing = pipeline_tools.missing(pipeline(), agent_bootstrap.script_text(copy))
+    assert {(need.tool, need.job) for need in missing} == {("pulumi", "Release.prod")}
+
+
+def test_git_comes_from_the_agent_only_after_a_checkout() -> None:
+    doc = pipeline()
+    steps = steps_of(doc, "Release")
+    steps[:] = [step for step in steps if "checkout" not in step]
+    missing = pipeline_tools.missing(doc, agent_bootstrap.script_text())
+    assert [(need.tool, need.job) for need in missing] == [("git", "Release.prod")]
+
+
+def test_a_task_whose_tools_are_not_known_is_refused() -> None:
+    doc = pipeline()
+    steps_of(doc, "Build").append({"task": "Kubernetes@1", "inputs": {"command": "apply"}})
+    with pytest.raises(pipeline_tools.UnknownStepError, match="Kubernetes@1"):
+        pipeline_tools.missing(doc, agent_bootstrap.script_text())
+
+
+def test_the_agent_runs_the_pulumi_cli_the_project_pins() -> None:
+    go_mod = (stack_files.ROOT / "tools" / "pulumi" / "go.mod").read_text(encoding="utf-8")
+    pinned = re.search(r"github.com/pulumi/pulumi/sdk/v3 v(\S+)", go_mod)
+    assert pinned and SETTINGS.pulumi_version == pinned.group(1)

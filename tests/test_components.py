@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+from unittest import mock
+
 from components.aks_cluster import AksCluster, WindowsPoolArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
 from components.naming import ACR_PULL_ROLE
 from components.network import Network, NetworkArgs
+from components.pat_vault import PatVault, PatVaultArgs
 from offline import recording
 from tests.conftest import Recorder
 from tests.support.builders import REGISTRY_ID, cluster_args
@@ -137,3 +141,28 @@ def test_the_control_plane_may_manage_the_node_subnet_before_the_cluster_exists(
     assert grant.urn in cluster.dependencies
     assert cluster.plain("identity") == {"type": "UserAssigned", "userAssignedIdentities": [identity.state["id"]]}
     assert identity.state["id"] in cluster.state["identity"]["userAssignedIdentities"]
+
+
+def test_the_pat_vault_keeps_the_pat_secret_in_its_inputs_and_in_the_state(recorder: Recorder) -> None:
+    import pulumi
+
+    secret_outputs: dict[str, list[str]] = {}
+    original = recording.RecordingMonitor.RegisterResource
+
+    def noting(self: recording.RecordingMonitor, request: Any) -> Any:
+        secret_outputs[request.name] = list(request.additionalSecretOutputs)
+        return original(self, request)
+
+    def build() -> None:
+        args = PatVaultArgs("rg", "westeurope", name_prefix="gdbc", environment="dev", pat=pulumi.Output.secret("p4t"))
+        PatVault("agent-pat", args)
+
+    with mock.patch.object(recording.RecordingMonitor, "RegisterResource", noting):
+        rec = recorder(build)
+    secret = rec.one("azure-native:keyvault:Secret")
+    assert "p4t" not in " ".join(recording.clear_strings(secret.inputs))
+    # Azure never returns the value, but the provider keeps what it sent among the outputs.
+    assert secret_outputs[secret.name] == ["properties"]
+    # What the agents' extension is keyed on is the version URI, which reveals nothing.
+    version = recording.mask(rec.one("musicstore:azure:PatVault").outputs)["secret_version"]
+    assert version.startswith("https://kv-gdbc-dev-") and "/secrets/azdo-agent-pat/" in version

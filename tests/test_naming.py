@@ -62,3 +62,18 @@ def test_labels_are_valid_dns_names() -> None:
     assert naming.cluster_name("gdbc", "prod") == "gdbc-prod-aks"
     with pytest.raises(ValueError):
         naming.dns_label("---")
+
+
+def test_key_vault_name_is_3_to_24_characters_from_a_letter_without_double_hyphens() -> None:
+    assert naming.key_vault_name("gdbc", "dev", "ab12cd") == "kv-gdbc-dev-ab12cd"
+    longest = naming.key_vault_name("bootcamp-amsterdam", "venue", "z9z9z9")
+    assert len(longest) == 24 and longest.endswith("-z9z9z9") and "--" not in longest
+    assert naming.key_vault_name("Gd_B--x", "Dev", "q1w2e3") == "kv-gd-b-x-dev-q1w2e3"
+    assert naming.KEY_VAULT_NAME.fullmatch("a-1") and not naming.KEY_VAULT_NAME.fullmatch("ab")
+    assert not naming.KEY_VAULT_NAME.fullmatch("1abc") and not naming.KEY_VAULT_NAME.fullmatch("abc-")
+    assert not naming.KEY_VAULT_NAME.fullmatch("a" * 25)
+
+
+def test_key_vault_name_without_a_suffix_is_refused() -> None:
+    with pytest.raises(ValueError, match="3-24"):
+        naming.key_vault_name("gdbc", "dev", "")

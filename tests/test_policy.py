@@ -8,7 +8,7 @@ from typing import Any
 
 import pulumi_kubernetes as k8s
 import pytest
-from pulumi_azure_native import compute, containerregistry, containerservice, network
+from pulumi_azure_native import compute, containerregistry, containerservice, keyvault, network
 
 from offline.findings import Finding, check_policies
 from offline.plan import Plan, make_plan
@@ -76,6 +76,20 @@ BREAKING: dict[str, Any] = {
         type="CustomScriptExtension",
         type_handler_version="1.10",
         settings={"commandToExecute": "config.cmd --token abc"},
+    ),
+    "key-vault-rbac": lambda: keyvault.Vault(
+        "policies",
+        resource_group_name="rg",
+        properties=keyvault.VaultPropertiesArgs(
+            tenant_id="t",
+            sku=keyvault.SkuArgs(family="A", name="standard"),
+            enable_rbac_authorization=False,
+            access_policies=[
+                keyvault.AccessPolicyEntryArgs(
+                    tenant_id="t", object_id="o", permissions=keyvault.PermissionsArgs(secrets=["get", "list"])
+                )
+            ],
+        ),
     ),
     "required-tags": lambda: containerregistry.Registry(
         "untagged", resource_group_name="rg", sku=containerregistry.SkuArgs(name="Basic"), tags={"environment": "dev"}
