@@ -3,6 +3,7 @@
     musicstore plan dev                      the offline plan of a stack
     musicstore handout venue-ams --outputs outputs.json --out handouts/
     musicstore teardown venue-ams --confirm "destroy venue-ams"
+    musicstore up -s dev --yes               start dev's stopped build agents, then pulumi up
     musicstore SUBCOMMAND --help             what each takes
 
 Errors are one line, `error: ...`, naming the input, the value and the rule; exit status 2.
@@ -98,11 +99,20 @@ def plan(argv: list[str] | None = None) -> int:
     return 1 if planned.errors else 0
 
 
+def up(argv: list[str] | None = None) -> int:
+    """`pulumi up` once the stack's build agents run (ops.agents, imported only when asked for)."""
+    from ops import agents
+
+    return agents.up(argv)
+
+
 # name: (what it does, where its main is)
 COMMANDS: dict[str, tuple[str, str | Callable[[list[str] | None], int]]] = {
     "plan": ("the offline plan of a stack: resources, findings, cost, time, diagram, JSON", plan),
     "handout": ("one sheet per team from a stack's outputs", "ops.handout"),
     "teardown": ("destroy a stack and remove it, after its gate", "ops.teardown"),
+    "agents": ("a stack's build agents: status, start, stop (deallocate)", "ops.agents"),
+    "up": ("start the stack's stopped build agents, then pulumi up", up),
     "gate": ("which stacks the teardown workflow may destroy", "ops.teardown_gate"),
     "secrets": ("set a stack's required secrets from SECRET_<KEY> variables (CI)", "ops.secrets"),
     "tags": ("the image tags a build pushes", "ops.tags"),

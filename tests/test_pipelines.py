@@ -363,6 +363,20 @@ def test_the_pipeline_runs_on_the_apps_branches_not_the_toolkits() -> None:
 
 def test_branch_tags_come_from_the_apps_branch() -> None:
     text = (ROOT / "azure-pipelines.yml").read_text()
-    alias = app_repository(yaml.safe_load(text))["repository"]
-    branch_args = re.findall(r"'--branch',\s*'([^']+)'", text)
-    assert branch_args == [f"$(resources.repositories.{alias}.ref)"]
+    pipeline = yaml.safe_load(text)
+    alias = app_repository(pipeline)["repository"]
+    branch_args = re.findall(r"'--branch',\s*'\$\((\w+)\)'", text)
+    assert len(branch_args) == 1
+    build = next(s for s in pipeline["stages"] if s["stage"] == "Build")
+    assert build["variables"][branch_args[0]] == f"$[ resources.repositories['{alias}'].ref ]"
+
+
+@pytest.mark.parametrize(
+    ("name", "job", "command"), [("deploy.yml", "dev", "pulumi up"), ("teardown.yml", "destroy", "pulumi destroy")]
+)
+def test_agents_are_started_before_their_extensions_are_updated_or_deleted(name: str, job: str, command: str) -> None:
+    # Azure refuses to change a VM extension on a deallocated VM, as the nightly shutdown leaves it.
+    runs = [step.get("run", "") for step in steps_of(workflow(name)["jobs"][job])]
+    started = [i for i, run in enumerate(runs) if re.search(r"\bmusicstore agents start\b", run)]
+    changed = [i for i, run in enumerate(runs) if command in run]
+    assert started and changed and started[0] < changed[0], runs
