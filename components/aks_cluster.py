@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import authorization, containerservice, managedidentity
 
-from components.naming import ACR_PULL_ROLE, NETWORK_CONTRIBUTOR_ROLE, role_definition_id
+from components.naming import ACR_PULL_ROLE, NETWORK_CONTRIBUTOR_ROLE, role_definition_id, stable_tags
 from components.passwords import generated_password
 
 
@@ -32,6 +32,9 @@ class AksClusterArgs:
     kubernetes_version: str
     sku_tier: str
     support_plan: str = "KubernetesOfficial"
+    # AKS's weekly upgrade window (UTC): a day and HH:MM, four hours long.
+    maintenance_day: str = "Sunday"
+    maintenance_start: str = "08:00"
     node_subnet_id: pulumi.Input[str]
     system_pool_name: str
     system_pool_vm_size: str
@@ -64,10 +67,15 @@ class AksCluster(pulumi.ComponentResource):
       deleted, the next cluster change is refused (pulumi-azure-native#2719, #1532). Without
       it, a cluster PUT names the system pool only, and AKS leaves the other pools as they are.
     - Nothing that changes during a stack's life reaches a pool: pools carry the stable tags
-      only (not `expires-at`, which moves when a session is extended), and their
-      `orchestratorVersion` is the MAJOR.MINOR of the cluster's version, which AKS resolves to
-      the newest patch and never upgrades on an update with the same MAJOR.MINOR (AKS API,
-      AgentPool.orchestratorVersion). Patches come from the `patch` auto-upgrade channel.
+      only (`naming.stable_tags`: not `expires-at`, which moves when a session is extended).
+    - Versions: with `kubernetesVersion` MAJOR.MINOR (the default), cluster and pools ask for
+      MAJOR.MINOR, which AKS resolves to its newest patch and never upgrades on an update with
+      the same MAJOR.MINOR (AKS API, orchestratorVersion); the `patch` auto-upgrade channel then
+      brings new patches to control plane and nodes, in the maintenance window, with no `up`.
+      A pinned MAJOR.MINOR.PATCH turns the channel off and is the pools' version too: a pool
+      asking for MAJOR.MINOR would get AKS's newest patch, above the pinned control plane, which
+      AKS refuses. Bumping the pin upgrades the pools by their own AgentPool updates, never
+      through the cluster.
     """
 
     name: pulumi.Output[str]
@@ -79,6 +87,7 @@ class AksCluster(pulumi.ComponentResource):
         super().__init__("musicstore:azure:AksCluster", name, None, opts)
         subnet_grant = self._grant_subnet(name, args)
         cluster = self._create_cluster(name, args, subnet_grant)
+        self._schedule_upgrades(name, args, cluster)
         self.pools = self._create_windows_pools(name, args, cluster)
         self._grant_acr_pull(name, args.registry_ids, cluster)
         self.name = cluster.name
@@ -180,6 +189,30 @@ class AksCluster(pulumi.ComponentResource):
             ),
         )
 
+    def _schedule_upgrades(self, name: str, args: AksClusterArgs, cluster: containerservice.ManagedCluster) -> None:
+        """The auto-upgrade channels act only inside the window: without one, AKS may drain and
+        reimage the Windows nodes in the middle of a session."""
+        window = containerservice.MaintenanceWindowArgs(
+            schedule=containerservice.ScheduleArgs(
+                weekly=containerservice.WeeklyScheduleArgs(day_of_week=args.maintenance_day, interval_weeks=1)
+            ),
+            duration_hours=4,
+            start_time=args.maintenance_start,
+            utc_offset="+00:00",
+        )
+        for role, config_name in (
+            ("upgrades", "aksManagedAutoUpgradeSchedule"),
+            ("node-os", "aksManagedNodeOSUpgradeSchedule"),
+        ):
+            containerservice.MaintenanceConfiguration(
+                f"{name}-{role}-window",
+                config_name=config_name,
+                resource_group_name=args.resource_group_name,
+                resource_name_=cluster.name,
+                maintenance_window=window,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
     def _create_windows_pools(
         self, name: str, args: AksClusterArgs, cluster: containerservice.ManagedCluster
     ) -> dict[str, containerservice.AgentPool]:
@@ -197,7 +230,7 @@ class AksCluster(pulumi.ComponentResource):
                 # Microsoft's page lists the FIPS image as required for Windows2025; the
                 # stricter reading is the rule until that is settled.
                 enable_fips=True if pool.os_sku == "Windows2025" else None,
-                orchestrator_version=minor_version(args.kubernetes_version),
+                orchestrator_version=args.kubernetes_version,
                 type="VirtualMachineScaleSets",
                 vm_size=pool.vm_size,
                 count=pool.count,
@@ -206,7 +239,7 @@ class AksCluster(pulumi.ComponentResource):
                 max_count=pool.max_count,
                 max_pods=pool.max_pods,
                 vnet_subnet_id=args.node_subnet_id,
-                tags=pool_tags(args.tags),
+                tags=stable_tags(args.tags),
                 # The autoscaler owns the node count; a later update must not reset it.
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"] if autoscaling else None),
             )
@@ -235,21 +268,6 @@ class AksCluster(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
         return pulumi.Output.secret(credentials.apply(_first_kubeconfig))
-
-
-# Tags whose value changes while the stack lives: kept off the pools, where a change would be
-# an agent pool operation on every node pool. The cluster's own tags reach what AKS makes for
-# it, but not the pools (learn.microsoft.com/azure/aks/use-tags).
-MOVING_TAGS = frozenset({"expires-at"})
-
-
-def pool_tags(tags: Mapping[str, str]) -> dict[str, str]:
-    return {key: value for key, value in tags.items() if key not in MOVING_TAGS}
-
-
-def minor_version(kubernetes_version: str) -> str:
-    """1.36.2 -> 1.36: what a pool asks for, so a new patch of the control plane is no pool change."""
-    return ".".join(kubernetes_version.split(".")[:2])
 
 
 def upgrade_channel(kubernetes_version: str) -> str:

@@ -47,6 +47,7 @@ KNOWN_KEYS = frozenset(
         "kubernetesVersion",
         "clusterSkuTier",
         "clusterSupportPlan",
+        "maintenanceWindow",
         "systemPoolName",
         "systemPoolVmSize",
         "systemPoolCount",
@@ -161,6 +162,7 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         kubernetes_version=kubernetes_version,
         cluster_sku_tier=_sku_tier(read),
         cluster_support_plan=read.choice("clusterSupportPlan", ("KubernetesOfficial", "AKSLongTermSupport")),
+        **_maintenance_window(read),
         system_pool_name=read.string(
             "systemPoolName",
             LINUX_POOL_NAME,
@@ -279,3 +281,17 @@ def _sku_tier(read: Reader) -> str:
             f"must be one of {', '.join(tiers)}, the SKU tiers of the AKS API {dated_facts.SDK_AKS_API_VERSION}",
         )
     return value
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _maintenance_window(read: Reader) -> dict[str, str]:
+    """`Sunday 08:00`: the day and UTC start of AKS's weekly 4-hour upgrade window."""
+    value = read.raw("maintenanceWindow")
+    found = re.fullmatch(r"(\w+) ([01]\d|2[0-3]):([0-5]\d)", value)
+    if not found or found.group(1) not in WEEKDAYS:
+        raise ConfigError(
+            "maintenanceWindow", value, "must be a weekday and a UTC time, such as Sunday 08:00, outside every session"
+        )
+    return {"maintenance_day": found.group(1), "maintenance_start": f"{found.group(2)}:{found.group(3)}"}

@@ -15,6 +15,7 @@ from components.container_registry import ContainerRegistry, ContainerRegistryAr
 from components.image_promotion import ImagePromotion, ImagePromotionArgs
 from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
 from components.network import Network, NetworkArgs
+from components.pat_vault import PatSecret, PatVault, PatVaultArgs
 from infra import config
 from infra.stack_config import StackConfig
 
@@ -58,7 +59,8 @@ def build(cfg: StackConfig) -> None:
         )
         for team in cfg.teams
     }
-    agents = {team: _agents(cfg, team, group, net) for team in cfg.teams}
+    pat = _pat_vault(cfg, group)
+    agents = {team: _agents(cfg, team, group, net, pat) for team in cfg.teams}
     cluster = AksCluster("aks", _cluster_args(cfg, group, net, registries))
     source = _promotion_source(cfg.promote_from_stack) if cfg.promote_from_stack else None
     images = {team: _image(cfg, team, registries[team], source) for team in cfg.teams}
@@ -73,6 +75,8 @@ def build(cfg: StackConfig) -> None:
     pulumi.export("kubeconfig", cluster.kubeconfig)
     # Apart from `teams`, which holds passwords, so that a StackReference reads it in clear.
     pulumi.export("registryLoginServers", {team: r.login_server for team, r in registries.items()})
+    # The agents' VMs, in clear too: `musicstore up` starts them when the nightly shutdown deallocated them.
+    pulumi.export("agentResourceIds", {team: [agent.resource_id for agent in agents[team]] for team in cfg.teams})
     pulumi.export(
         "teams",
         {
@@ -111,6 +115,8 @@ def _cluster_args(
         kubernetes_version=cfg.kubernetes_version,
         sku_tier=cfg.cluster_sku_tier,
         support_plan=cfg.cluster_support_plan,
+        maintenance_day=cfg.maintenance_day,
+        maintenance_start=cfg.maintenance_start,
         node_subnet_id=net.subnet_ids["aks"],
         system_pool_name=cfg.system_pool_name,
         system_pool_vm_size=cfg.system_pool_vm_size,
@@ -137,9 +143,28 @@ def _cluster_args(
     )
 
 
-def _agents(cfg: StackConfig, team: str, group: resources.ResourceGroup, net: Network) -> list[BuildAgentVm]:
+def _pat_vault(cfg: StackConfig, group: resources.ResourceGroup) -> PatSecret | None:
+    """The stack's one Key Vault secret with the agents' PAT, when the stack has agents."""
+    if cfg.agents.count == 0 or cfg.agents.pat is None:
+        return None
+    vault = PatVault(
+        "agent-pat",
+        PatVaultArgs(
+            resource_group_name=group.name,
+            location=group.location,
+            name_prefix=cfg.name_prefix,
+            environment=cfg.environment,
+            pat=pulumi.Output.secret(cfg.agents.pat.reveal()),
+            tags=cfg.tags(),
+        ),
+    )
+    return vault.secret
+
+
+def _agents(
+    cfg: StackConfig, team: str, group: resources.ResourceGroup, net: Network, pat: PatSecret | None
+) -> list[BuildAgentVm]:
     agents = cfg.agents
-    pat = agents.pat
     if agents.count == 0 or pat is None:
         return []
     shutdown = ShutdownArgs(agents.shutdown_time, agents.shutdown_time_zone) if agents.auto_shutdown else None
@@ -167,7 +192,7 @@ def _agents(cfg: StackConfig, team: str, group: resources.ResourceGroup, net: Ne
                         agent_version=agents.package_version,
                         images=windows.APP_BASE_IMAGES[cfg.app.windows_version],
                     ),
-                    pat=pulumi.Output.secret(pat.reveal()),
+                    pat=pat,
                     spot=agents.spot,
                     public_ip=bool(agents.rdp_source_ranges),
                     shutdown=shutdown,

@@ -149,6 +149,9 @@ class StackConfig:
     kubernetes_version: str
     cluster_sku_tier: str
     cluster_support_plan: str
+    # The weekly UTC window in which AKS applies patches and node images: a day, HH:MM, 4 hours.
+    maintenance_day: str = "Sunday"
+    maintenance_start: str = "08:00"
     system_pool_name: str
     system_pool_vm_size: str
     system_pool_count: int

@@ -29,6 +29,8 @@ RULES = [
     ("team-duplicate", {"teams": '["red", "red"]'}, "teams", "must be unique (red repeats)"),
     ("registry-sku", {"registrySku": "Free"}, "registrySku", "must be one of Basic, Standard, Premium"),
     ("k8s-version", {"kubernetesVersion": "latest"}, "kubernetesVersion", "Kubernetes version 1.MINOR"),
+    ("maintenance-day", {"maintenanceWindow": "Sun 08:00"}, "maintenanceWindow", "must be a weekday and a UTC time"),
+    ("maintenance-hour", {"maintenanceWindow": "Sunday 24:00"}, "maintenanceWindow", "must be a weekday and a UTC"),
     (
         "cluster-tier",
         {"clusterSkuTier": "Gold"},

@@ -134,3 +134,20 @@ def test_a_windows_pool_size_change_replaces_the_pool_and_nothing_else(scratch: 
     changed = {(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps if s["op"] != "same"}
     assert ("replace", "aks-win22") in changed or ("create-replacement", "aks-win22") in changed
     assert {name for _, name in changed} == {"aks-win22"}
+
+
+def test_after_a_refresh_a_removed_pool_never_blocks_a_cluster_change(scratch: Workspace) -> None:
+    # pulumi-azure-native#2719: a refresh writes every pool AKS reports into the cluster's inputs;
+    # an `ignore_changes` on them would re-send a pool that is gone, and AKS refuses the update.
+    scratch.pulumi("up", "--yes", stack="dev")
+    scratch.pulumi("refresh", "--yes", stack="dev")
+    renamed = '{"win22b": {"vmSize": "Standard_D8s_v5", "count": 1, "osSku": "Windows2022"}}'
+    scratch.pulumi("config", "set", "windowsPools", renamed, stack="dev")
+    scratch.pulumi("up", "--yes", stack="dev")  # win22 deleted by the agent pool API, win22b made
+    scratch.pulumi("config", "set", "clusterSkuTier", "Standard", stack="dev")
+    changed = scratch.pulumi("up", "--yes", stack="dev", check=False)
+    assert changed.returncode == 0, changed.stdout[-2000:]
+    assert "A new agent pool was introduced" not in changed.stdout
+    # That update named the system pool only and answered every pool: a refresh now finds nothing new.
+    scratch.pulumi("refresh", "--yes", stack="dev")
+    assert scratch.pulumi("preview", "--expect-no-changes", stack="dev", check=False).returncode == 0

@@ -1,4 +1,5 @@
-"""The pool layout: a later `pulumi up` that changes the cluster goes through no node pool.
+"""The pool layout: a later `pulumi up` that changes the cluster goes through no node pool, and
+what moves during a stack's life (a tag, a patch) reaches no pool or secret it need not.
 
 Each case plans the dev stack twice under the mocks, as two `pulumi up`s would send it, and
 compares what each resource was registered with: the engine diffs exactly these inputs.
@@ -8,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from components.aks_cluster import minor_version, pool_tags, upgrade_channel
+from components.aks_cluster import upgrade_channel
+from components.naming import stable_tags
 from offline import recording
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 POOL = "azure-native:containerservice:AgentPool"
+MAINTENANCE = "azure-native:containerservice:MaintenanceConfiguration"
 
 
 def changed_keys(before: recording.Recording, after: recording.Recording) -> dict[str, set[str]]:
@@ -39,26 +40,22 @@ def second_up(first: dict[str, str], second: dict[str, str]) -> tuple[recording.
     return after, changed_keys(before, after)
 
 
-@pytest.mark.parametrize(
-    ("first", "second", "cluster_keys"),
-    [
-        pytest.param(
-            {"expiresAt": "2026-11-22T18:00:00Z"}, {"expiresAt": "2026-11-23T18:00:00Z"}, {"tags"}, id="a changed tag"
-        ),
-        pytest.param(
-            {"kubernetesVersion": "1.36.2"}, {"kubernetesVersion": "1.36.3"}, {"kubernetesVersion"}, id="a new patch"
-        ),
-    ],
-)
-def test_a_second_up_changes_the_cluster_and_no_pool(
-    first: dict[str, str], second: dict[str, str], cluster_keys: set[str]
-) -> None:
-    after, changes = second_up(first, second)
-    cluster = after.one(CLUSTER)
-    assert changes.get(cluster.urn) == cluster_keys
-    pools = [p.urn for p in after.of_type(POOL)]
-    assert pools, "the dev stack has Windows pools"
-    assert not [urn for urn in pools if urn in changes], changes
+def test_a_changed_tag_changes_tags_only_and_no_pool_nor_the_agents_secret() -> None:
+    after, changes = second_up({"expiresAt": "2026-11-22T18:00:00Z"}, {"expiresAt": "2026-11-23T18:00:00Z"})
+    assert after.one(CLUSTER).urn in changes
+    assert {key for keys in changes.values() for key in keys} == {"tags"}, changes
+    # A pool's or the PAT secret's tag change would be real work: an agent pool operation on every
+    # node, or a new secret version that reruns every agent's bootstrap.
+    untouched = [*after.of_type(POOL), *after.of_type("azure-native:keyvault:Secret")]
+    assert len(untouched) >= 2
+    assert not [r.urn for r in untouched if r.urn in changes]
+
+
+def test_a_new_pinned_patch_goes_through_each_pool_and_never_through_the_cluster() -> None:
+    after, changes = second_up({"kubernetesVersion": "1.36.2"}, {"kubernetesVersion": "1.36.3"})
+    assert changes.pop(after.one(CLUSTER).urn) == {"kubernetesVersion"}
+    pools = {p.urn for p in after.of_type(POOL)}
+    assert pools and changes == {urn: {"orchestratorVersion"} for urn in pools}
 
 
 def test_the_cluster_names_only_its_system_pool() -> None:
@@ -70,14 +67,22 @@ def test_the_cluster_names_only_its_system_pool() -> None:
     assert "agentPoolProfiles" not in rec.one(CLUSTER).ignore_changes
 
 
-def test_pools_ask_for_the_minor_version_and_patches_come_from_the_channel() -> None:
-    assert minor_version("1.36.2") == "1.36" == minor_version("1.36")
+def test_a_minor_version_follows_aks_patches_and_a_pinned_patch_does_not() -> None:
     assert upgrade_channel("1.36") == "patch"
-    # A pinned patch with the channel on would be moved past the pin, and the next `up` would
-    # ask AKS for a downgrade.
+    # With the channel on, AKS would move a pinned cluster past its pin, and the next `up` would
+    # ask for a downgrade.
     assert upgrade_channel("1.36.2") == "none"
 
 
-def test_pools_keep_the_tags_that_never_move() -> None:
+def test_upgrades_happen_only_in_the_configured_window() -> None:
+    rec = recording.run("dev", overrides={"maintenanceWindow": "Monday 02:30"})
+    windows = {m.plain("configName"): m.plain("maintenanceWindow") for m in rec.of_type(MAINTENANCE)}
+    assert set(windows) == {"aksManagedAutoUpgradeSchedule", "aksManagedNodeOSUpgradeSchedule"}
+    for window in windows.values():
+        assert window["schedule"]["weekly"] == {"dayOfWeek": "Monday", "intervalWeeks": 1}
+        assert (window["startTime"], window["durationHours"], window["utcOffset"]) == ("02:30", 4, "+00:00")
+
+
+def test_only_the_moving_tags_are_left_off() -> None:
     tags = {"stack": "dev", "team": "red", "expires-at": "2026-11-22T18:00:00Z"}
-    assert pool_tags(tags) == {"stack": "dev", "team": "red"}
+    assert stable_tags(tags) == {"stack": "dev", "team": "red"}

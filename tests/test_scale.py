@@ -81,7 +81,12 @@ def test_every_taggable_resource_carries_expiry_and_team(venue: Plan) -> None:
     }
     for reg in taggable:
         tags = reg.plain("tags") or {}
-        assert tags.get("expires-at") == "2026-11-28T18:00:00Z", reg.name
+        if reg.type in ("azure-native:containerservice:AgentPool", "azure-native:keyvault:Secret"):
+            # A moving tag there would be real work on every change: an agent pool operation, a
+            # new PAT version that reruns every bootstrap (components/naming.py, MOVING_TAGS).
+            assert "expires-at" not in tags, reg.name
+        else:
+            assert tags.get("expires-at") == "2026-11-28T18:00:00Z", reg.name
         assert tags.get("team") in (*venue.config.teams, "shared"), reg.name
         owner = reg.name.split("-")[0]
         if owner in venue.config.teams:

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -195,6 +196,9 @@ def azurite_blob(account: str, key: str) -> Iterator[dict[str, str]]:
                 break
         else:
             raise RuntimeError("azurite-blob did not start")
+        # Keep reading what it prints: node writes to a pipe synchronously, and a full pipe would
+        # stop the service mid-test (and its exit on SIGTERM).
+        threading.Thread(target=process.stdout.read, daemon=True).start()
         yield {
             "AZURE_STORAGE_ACCOUNT": account,
             "AZURE_STORAGE_KEY": key,
@@ -204,7 +208,11 @@ def azurite_blob(account: str, key: str) -> Iterator[dict[str, str]]:
         }
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def secret_value(stack: str, key: str) -> str:

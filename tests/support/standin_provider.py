@@ -10,6 +10,12 @@ What it keeps: a "cloud", one JSON file per object under $MUSICSTORE_STANDIN_CLO
 reads what exists and a destroy leaves it empty. How it diffs: old inputs against new inputs;
 a change to a property the real provider cannot update is a replacement (see REPLACE_KEYS).
 
+What AKS and the azure-native provider do with a cluster's pools (imitated, see `_pools`):
+AKS reports every pool in a cluster's `agentPoolProfiles`, the inline ones and the AgentPools,
+and the provider's Read copies what changed in Azure into the state's inputs
+(pulumi-azure-native provider/pkg/provider/provider.go, `Read`); a cluster update naming a
+pool the cluster lacks is refused ("A new agent pool was introduced", pulumi-azure-native#579).
+
 Faults and local services, through the environment (plugins inherit the CLI's):
 - MUSICSTORE_STANDIN_FAIL: comma-separated logical names whose create or update fails.
 - MUSICSTORE_STANDIN_UNREACHABLE=kubernetes: the cluster's API server does not answer; reads
@@ -50,6 +56,7 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's sentinel for a 
 # rejects as immutable. random: every argument (the random provider marks each ForceNew).
 REPLACE_KEYS: dict[str, frozenset[str]] = {
     "azure-native:containerservice:AgentPool": frozenset({"resourceName", "vmSize", "maxPods", "osSKU", "osType"}),
+    "azure-native:containerservice:MaintenanceConfiguration": frozenset({"resourceName"}),
     "azure-native:compute:VirtualMachine": frozenset({"osProfile.computerName", "osProfile.adminUsername"}),
     "azure-native:network:Subnet": frozenset({"virtualNetworkName"}),
     "azure-native:compute:VirtualMachineExtension": frozenset({"vmName"}),
@@ -57,6 +64,8 @@ REPLACE_KEYS: dict[str, frozenset[str]] = {
         {"scope", "roleAssignmentName", "principalId", "roleDefinitionId"}
     ),
 }
+CLUSTER = "azure-native:containerservice:ManagedCluster"
+POOL = "azure-native:containerservice:AgentPool"
 AZURE_REPLACE = frozenset({"resourceGroupName", "location"})
 KUBERNETES_REPLACE = frozenset({"metadata.name", "metadata.namespace", "spec.selector"})
 
@@ -80,6 +89,17 @@ def changed_paths(old: Any, new: Any, prefix: str = "") -> set[str]:
         keys = set(old) | set(new)
         return set().union(*(changed_paths(old.get(k), new.get(k), f"{prefix}{k}.") for k in keys))
     return {prefix.rstrip(".") or "*"}
+
+
+def unknown_where_missing(given: dict[str, Any], answered: dict[str, Any]) -> dict[str, Any]:
+    """`given`, with UNKNOWN at every key the answer has and `given` lacks, at any depth."""
+    result = dict(given)
+    for key, value in answered.items():
+        if key not in result:
+            result[key] = UNKNOWN
+        elif isinstance(value, dict) and isinstance(result[key], dict) and mocks.SIG_KEY not in result[key]:
+            result[key] = unknown_where_missing(result[key], value)
+    return result
 
 
 def to_dict(struct: struct_pb2.Struct | None) -> dict[str, Any]:
@@ -107,28 +127,29 @@ class Cloud:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
-    def _path(self, scope: str, rid: str) -> Path:
-        return self.root / (hashlib.sha256(f"{scope}|{rid}".encode()).hexdigest()[:32] + ".json")
+    def _path(self, scope: str, typ: str, rid: str) -> Path:
+        # The type is part of the key: a Service and a Deployment may share "namespace/name".
+        return self.root / (hashlib.sha256(f"{scope}|{typ}|{rid}".encode()).hexdigest()[:32] + ".json")
 
-    def put(self, scope: str, rid: str, record: dict[str, Any]) -> None:
-        path = self._path(scope, rid)
+    def put(self, scope: str, typ: str, rid: str, record: dict[str, Any]) -> None:
+        path = self._path(scope, typ, rid)
         tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps({"scope": scope, "id": rid, **record}))
         tmp.replace(path)
 
-    def get(self, scope: str, rid: str) -> dict[str, Any] | None:
-        path = self._path(scope, rid)
+    def get(self, scope: str, typ: str, rid: str) -> dict[str, Any] | None:
+        path = self._path(scope, typ, rid)
         return json.loads(path.read_text()) if path.exists() else None
 
-    def delete(self, scope: str, rid: str) -> None:
-        self._path(scope, rid).unlink(missing_ok=True)
+    def delete(self, scope: str, typ: str, rid: str) -> None:
+        self._path(scope, typ, rid).unlink(missing_ok=True)
 
     def find(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
-        for path in self.root.glob("*.json"):
-            record = json.loads(path.read_text())
-            if predicate(record):
-                return record
-        return None
+        return next(iter(self.find_all(predicate)), None)
+
+    def find_all(self, predicate: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        records = (json.loads(path.read_text()) for path in sorted(self.root.glob("*.json")))
+        return [record for record in records if predicate(record)]
 
 
 def _reports_errors(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -230,7 +251,24 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
     def Update(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         if request.preview:
             return provider_pb2.UpdateResponse(properties=to_struct(self._preview(request.type, request.news)))
-        _, state = self._apply(request.type, request.name, request.urn, to_dict(request.news))
+        news = to_dict(request.news)
+        if request.type == CLUSTER:
+            record = self.cloud.get(self.scope, CLUSTER, request.id)
+            known = {p["name"] for p in self._pools(record)} if record else set()
+            introduced = sorted({p.get("name") for p in news.get("agentPoolProfiles") or []} - known)
+            if introduced:
+                raise ProviderError(
+                    'Code="BadRequest" Message="A new agent pool was introduced. Adding agent pools to an existing'
+                    " cluster is not allowed through managed cluster operations. For agent pool specific change,"
+                    f' please use per agent pool operations" Target="agentPoolProfiles" ({", ".join(introduced)})'
+                )
+            # AKS keeps the pools a cluster update does not name; what it reports lists them all.
+            rid, state = self._apply(request.type, request.name, request.urn, news)
+            updated = self.cloud.get(self.scope, CLUSTER, rid)
+            if updated:
+                state["agentPoolProfiles"] = self._pools(updated)
+            return provider_pb2.UpdateResponse(properties=to_struct(state))
+        _, state = self._apply(request.type, request.name, request.urn, news)
         return provider_pb2.UpdateResponse(properties=to_struct(state))
 
     @_reports_errors
@@ -243,9 +281,17 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
             if self._flag("skipUpdateUnreachable"):
                 return provider_pb2.ReadResponse(id=request.id, properties=request.properties, inputs=request.inputs)
             raise ProviderError("configured Kubernetes cluster is unreachable: dial tcp: connection refused")
-        record = self.cloud.get(self.scope, request.id)
+        record = self.cloud.get(self.scope, request.type, request.id)
         if record is None:
             return provider_pb2.ReadResponse(id="")
+        if request.type == CLUSTER:
+            # The provider copies into the inputs only what changed in Azure since the state was
+            # written: the pools made after the cluster, once.
+            state, inputs = dict(record["state"]), to_dict(request.inputs)
+            state["agentPoolProfiles"] = self._pools(record)
+            if plain(to_dict(request.properties)).get("agentPoolProfiles") != state["agentPoolProfiles"]:
+                inputs["agentPoolProfiles"] = state["agentPoolProfiles"]
+            return provider_pb2.ReadResponse(id=request.id, properties=to_struct(state), inputs=to_struct(inputs))
         return provider_pb2.ReadResponse(id=request.id, properties=to_struct(record["state"]), inputs=request.inputs)
 
     @_reports_errors
@@ -255,7 +301,7 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
                 raise ProviderError("configured Kubernetes cluster is unreachable: dial tcp: connection refused")
             # The object cannot be reached: it only leaves the state (pulumi-kubernetes#2489).
             return empty_pb2.Empty()
-        self.cloud.delete(self.scope, request.id)
+        self.cloud.delete(self.scope, request.type, request.id)
         return empty_pb2.Empty()
 
     @_reports_errors
@@ -275,10 +321,25 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
     def Cancel(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> empty_pb2.Empty:  # noqa: N802
         return empty_pb2.Empty()
 
+    def _pools(self, cluster: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every pool of the cluster, as AKS reports them: inline profiles first, then AgentPools."""
+        inline = [p for p in cluster["state"].get("agentPoolProfiles") or [] if p.get("mode") == "System"]
+        name = cluster["state"].get("name")
+        pools = self.cloud.find_all(lambda r: r.get("type") == POOL and r["state"].get("resourceName") == name)
+        keys = ("mode", "osType", "osSKU", "vmSize", "count", "maxPods", "vnetSubnetID", "orchestratorVersion")
+        reported = [{"name": p["state"]["name"], **{k: p["state"][k] for k in keys if k in p["state"]}} for p in pools]
+        return inline + sorted(reported, key=lambda p: str(p["name"]))
+
     def _preview(self, typ: str, inputs: struct_pb2.Struct) -> dict[str, Any]:
         """What a preview answers: the inputs in the provider's shape; what Azure computes
-        (ids, addresses, login servers) stays unknown."""
-        return mocks.as_outputs(typ, to_dict(inputs))
+        (ids, addresses, login servers, a secret's version URI) stays unknown, nested ones
+        too: azure-native's PreviewOutputs marks every response property the inputs lack as
+        computed (its `convert` package, `PreviewOutputs`)."""
+        shaped = mocks.as_outputs(typ, to_dict(inputs))
+        if not typ.startswith("azure-native:"):
+            return shaped
+        _, answered = mocks.answer(typ, "preview", plain(shaped), stack="preview")
+        return unknown_where_missing(shaped, answered)
 
     def _apply(self, typ: str, name: str, urn: str, raw_inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if name in self.failing:
@@ -299,7 +360,7 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
         for key, value in raw_inputs.items():
             if isinstance(value, dict) and value.get(mocks.SIG_KEY) == mocks.SECRET_SIG:
                 state[key] = {mocks.SIG_KEY: mocks.SECRET_SIG, "value": state.get(key)}
-        self.cloud.put(self.scope, rid, {**record, "state": state})
+        self.cloud.put(self.scope, typ, rid, {**record, "state": state})
         return rid, state
 
 
