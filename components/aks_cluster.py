@@ -81,6 +81,7 @@ class AksCluster(pulumi.ComponentResource):
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
+    api_server_url: pulumi.Output[str]
     provider: k8s.Provider
 
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -92,6 +93,7 @@ class AksCluster(pulumi.ComponentResource):
         self._grant_acr_pull(name, args.registry_ids, cluster)
         self.name = cluster.name
         self.resource_id = cluster.id
+        self.api_server_url = cluster.fqdn.apply(lambda fqdn: f"https://{fqdn}:443")
         self.kubeconfig = self._admin_kubeconfig(args, cluster)
         # No deleteUnreachable here: with it on, a refresh while the API server is briefly
         # unreachable drops every Kubernetes object from the state, and the next `up` collides

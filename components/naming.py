@@ -11,6 +11,7 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Mapping
+from urllib.parse import quote
 
 ACR_NAME = re.compile(r"^[a-z0-9]{5,50}$")
 WINDOWS_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,5}$")
@@ -157,3 +158,63 @@ MOVING_TAGS = frozenset({"expires-at"})
 
 def stable_tags(tags: Mapping[str, str]) -> dict[str, str]:
     return {key: value for key, value in tags.items() if key not in MOVING_TAGS}
+
+
+# Azure DevOps names (learn.microsoft.com/azure/devops/organizations/settings/naming-restrictions):
+# projects and agent pools at most 64 characters, none of the characters below, not starting
+# with "_" or ".", not ending with ".", and none of the system-reserved names.
+DEVOPS_NAME_LIMIT = 64
+DEVOPS_FORBIDDEN_CHARACTERS = frozenset("\\/:*?\"'<>|;#${},+=[]")
+DEVOPS_RESERVED_NAMES = frozenset(
+    {
+        "AUX",
+        "CON",
+        "NUL",
+        "PRN",
+        *(f"COM{n}" for n in range(1, 11)),
+        *(f"LPT{n}" for n in range(1, 10)),
+        "SERVER",
+        "SIGNALR",
+        "WEB",
+        "WEB.CONFIG",
+        "BIN",
+        "APP_CODE",
+        "APP_DATA",
+        "APP_GLOBALRESOURCES",
+        "APP_LOCALRESOURCES",
+        "APP_THEMES",
+        "APP_WEBRESOURCES",
+        "APP_BROWSERS",
+        "DEFAULTCOLLECTION",
+    }
+)
+
+
+def devops_name_problem(name: str) -> str | None:
+    """Which Azure DevOps naming rule `name` breaks (a project or an agent pool), or None."""
+    if not 1 <= len(name) <= DEVOPS_NAME_LIMIT:
+        return f"Azure DevOps names are 1-{DEVOPS_NAME_LIMIT} characters"
+    bad = sorted({c for c in name if c in DEVOPS_FORBIDDEN_CHARACTERS or ord(c) < 32})
+    if bad:
+        return f"Azure DevOps names may not contain {' '.join(repr(c) for c in bad)}"
+    if name[0] in "_.":
+        return "Azure DevOps names may not start with '_' or '.'"
+    if name.endswith("."):
+        return "Azure DevOps names may not end with '.'"
+    if name.upper() in DEVOPS_RESERVED_NAMES:
+        return f"{name} is a name Azure DevOps reserves"
+    return None
+
+
+def agent_pool_name(template: str, team: str) -> str:
+    """The team's Azure DevOps agent pool: one name for the pool resource and the agents' registration."""
+    return template.replace("{team}", team)
+
+
+def devops_project_name(template: str, team: str) -> str:
+    return template.replace("{team}", team)
+
+
+def devops_web_url(organization_url: str, project: str, path: str) -> str:
+    """A page of the team's project; the project name is URL-encoded as Azure DevOps does."""
+    return f"{organization_url.rstrip('/')}/{quote(project)}/{path}".rstrip("/")

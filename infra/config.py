@@ -28,6 +28,7 @@ from infra.config_sections import (
     read_agents,
     read_app,
     read_database,
+    read_devops,
     read_expiry,
     read_promote_from,
     read_promotion,
@@ -94,6 +95,10 @@ KNOWN_KEYS = frozenset(
         "agentPackageVersion",
         "azdoOrganizationUrl",
         "azdoPat",
+        "azdoManage",
+        "azdoProject",
+        "appSourceUrl",
+        "toolkitSourceUrl",
     }
 )
 
@@ -151,6 +156,7 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
     database = read_database(read)
     agents = read_agents(read, len(teams))
     promote_from = read_promote_from(read, stack)
+    devops = read_devops(read, teams, agents)
 
     return StackConfig(
         stack=stack,
@@ -193,6 +199,7 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         protect_resources=boolean(read, "protectResources"),
         promote_from_stack=promote_from,
         promotion=read_promotion(read, promote_from, app),
+        devops=devops,
     )
 
 

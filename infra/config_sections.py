@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from components.naming import SEMVER, WINDOWS_POOL_NAME
+from components.naming import SEMVER, WINDOWS_POOL_NAME, agent_pool_name, devops_name_problem, devops_project_name
 from components.windows import WINDOWS_VERSION_FOR_OS_SKU
 from infra.dated_facts import DEFAULT_WINDOWS_VM_SIZE
 from infra.stack_config import (
@@ -18,6 +18,7 @@ from infra.stack_config import (
     AppConfig,
     ConfigError,
     DatabaseConfig,
+    DevOpsConfig,
     MissingSecretError,
     MissingValueError,
     PromotionConfig,
@@ -396,3 +397,62 @@ def read_database(read: Reader) -> DatabaseConfig:
     if mode == "external" and not secret:
         raise MissingSecretError("databaseConnectionString", "when databaseMode is external")
     return DatabaseConfig(mode=mode, connection_string=Secret(secret) if secret else None)
+
+
+SOURCE_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?/[^\s]*$")
+
+
+def read_devops(read: Reader, teams: tuple[str, ...], agents: AgentConfig) -> DevOpsConfig | None:
+    """azdoManage: empty manages Azure DevOps where an organization is set; false leaves it alone.
+    Every project and pool name is checked against Azure DevOps' naming rules here, before
+    anything is registered, and a rule a team name breaks is reported for that team."""
+    manage_text = read.raw("azdoManage")
+    if manage_text not in ("", "true", "false"):
+        raise ConfigError(
+            "azdoManage", manage_text, "must be true, false or empty (on where azdoOrganizationUrl is set)"
+        )
+    url = agents.organization_url
+    manage = manage_text == "true" or (manage_text == "" and bool(url))
+    if not manage:
+        return None
+    if not AZDO_URL.fullmatch(url):
+        raise ConfigError(
+            "azdoOrganizationUrl", url, "must be https://dev.azure.com/ORGANIZATION when azdoManage is on"
+        )
+    if agents.pat is None:
+        raise MissingSecretError("azdoPat", "when azdoManage is on")
+    existing = read.raw("azdoProject")
+    if existing and len(teams) > 1:
+        raise ConfigError("azdoProject", existing, "names an existing project, so the stack may serve only one team")
+    project = existing or "{team}"
+    for i, team in enumerate(teams):
+        key, value = ("azdoProject", existing) if existing else _team_key(read, i, team)
+        name = devops_project_name(project, team)
+        problem = devops_name_problem(name)
+        if problem:
+            raise ConfigError(key, value, f"gives the Azure DevOps project name {name!r}: {problem}")
+        pool = agent_pool_name(agents.pool_name, team)
+        problem = devops_name_problem(pool)
+        if problem:
+            raise ConfigError(
+                "agentPoolName", agents.pool_name, f"gives the Azure DevOps agent pool name {pool!r}: {problem}"
+            )
+    app_source = read.string("appSourceUrl", SOURCE_URL, "must be the https:// URL of a public Git repository")
+    toolkit = read.raw("toolkitSourceUrl")
+    if toolkit and not SOURCE_URL.fullmatch(toolkit):
+        raise ConfigError("toolkitSourceUrl", toolkit, "must be empty or the https:// URL of a Git repository")
+    return DevOpsConfig(
+        manage=True,
+        organization_url=url,
+        project=project,
+        existing_project=bool(existing),
+        app_source_url=app_source,
+        toolkit_source_url=toolkit,
+    )
+
+
+def _team_key(read: Reader, index: int, team: str) -> tuple[str, str]:
+    """The key and value a user changes for a team's name: its entry in teams, or teamPrefix."""
+    if read.values.get("teamCount", "0") not in ("", "0"):
+        return "teamPrefix", read.values.get("teamPrefix", "")
+    return f"teams[{index}]", team

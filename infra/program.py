@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import pulumi_azuredevops as azdo
 from pulumi_azure_native import resources
 
 from components import naming, windows
@@ -16,6 +17,8 @@ from components.image_promotion import ImagePromotion, ImagePromotionArgs
 from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
 from components.network import Network, NetworkArgs
 from components.pat_vault import PatSecret, PatVault, PatVaultArgs
+from components.pipeline_access import PipelineAccess, PipelineAccessArgs
+from components.team_devops import TeamDevOps, TeamDevOpsArgs
 from infra import config
 from infra.stack_config import StackConfig
 
@@ -60,11 +63,12 @@ def build(cfg: StackConfig) -> None:
         for team in cfg.teams
     }
     pat = _pat_vault(cfg, group)
-    agents = {team: _agents(cfg, team, group, net, pat) for team in cfg.teams}
     cluster = AksCluster("aks", _cluster_args(cfg, group, net, registries))
     source = _promotion_source(cfg.promote_from_stack) if cfg.promote_from_stack else None
     images = {team: _image(cfg, team, registries[team], source) for team in cfg.teams}
     apps = {team: _app(cfg, team, images[team], cluster) for team in cfg.teams}
+    devops = _devops(cfg, registries, apps, cluster)
+    agents = {team: _agents(cfg, team, group, net, pat, devops.get(team)) for team in cfg.teams}
 
     if source is not None:
         pulumi.export(
@@ -90,6 +94,7 @@ def build(cfg: StackConfig) -> None:
                 "namespace": apps[team].namespace,
                 "appUrl": apps[team].url,
                 "agentPool": cfg.agents.pool_for(team),
+                **(_devops_outputs(devops[team]) if team in devops else {}),
                 "agents": [
                     {
                         "vmName": agent.name,
@@ -161,8 +166,68 @@ def _pat_vault(cfg: StackConfig, group: resources.ResourceGroup) -> PatSecret | 
     return vault.secret
 
 
+def _devops(
+    cfg: StackConfig, registries: dict[str, ContainerRegistry], apps: dict[str, MusicStoreApp], cluster: AksCluster
+) -> dict[str, TeamDevOps]:
+    """Each team's Azure DevOps side, when the stack manages it: one provider for the stack,
+    from the organization URL and the PAT, which stays a secret."""
+    devops = cfg.devops
+    if devops is None or cfg.agents.pat is None:
+        return {}
+    provider = azdo.Provider(
+        "azdo",
+        org_service_url=devops.organization_url,
+        personal_access_token=pulumi.Output.secret(cfg.agents.pat.reveal()),
+    )
+    built = {}
+    for team in cfg.teams:
+        access = PipelineAccess(
+            f"{team}-pipeline-access",
+            PipelineAccessArgs(namespace=apps[team].namespace, team=team),
+            opts=pulumi.ResourceOptions(providers=[cluster.provider]),
+        )
+        registry = registries[team]
+        built[team] = TeamDevOps(
+            f"{team}-devops",
+            TeamDevOpsArgs(
+                team=team,
+                organization_url=devops.organization_url,
+                project_name=devops.project_for(team),
+                existing_project=devops.existing_project,
+                app_source_url=devops.app_source_url,
+                toolkit_source_url=devops.toolkit_source_url,
+                pool_name=cfg.agents.pool_for(team),
+                namespace=apps[team].namespace,
+                registry_login_server=registry.login_server,
+                registry_username=registry.admin_username,
+                registry_password=registry.admin_password,
+                api_server_url=cluster.api_server_url,
+                service_account_token=access.token,
+                service_account_ca_cert=access.ca_cert,
+            ),
+            opts=pulumi.ResourceOptions(providers=[provider]),
+        )
+    return built
+
+
+def _devops_outputs(devops: TeamDevOps) -> dict[str, Any]:
+    return {
+        "devops": {
+            "projectUrl": devops.project_url,
+            "repositoryUrl": devops.repository_url,
+            "toolkitRepositoryUrl": devops.toolkit_url,
+            "pipelineUrl": devops.pipeline_url,
+        }
+    }
+
+
 def _agents(
-    cfg: StackConfig, team: str, group: resources.ResourceGroup, net: Network, pat: PatSecret | None
+    cfg: StackConfig,
+    team: str,
+    group: resources.ResourceGroup,
+    net: Network,
+    pat: PatSecret | None,
+    devops: TeamDevOps | None = None,
 ) -> list[BuildAgentVm]:
     agents = cfg.agents
     if agents.count == 0 or pat is None:
@@ -198,6 +263,8 @@ def _agents(
                     shutdown=shutdown,
                     tags=cfg.tags(team),
                 ),
+                # The agents register into the team's pool: when the stack makes it, it exists first.
+                opts=pulumi.ResourceOptions(depends_on=[devops.pool]) if devops else None,
             )
         )
     return built

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pulumi
 
+from components import naming
 from components.windows import WINDOWS_VERSION_FOR_OS_SKU
 from infra import messages
 from infra.stack_files import PLACEHOLDER
@@ -135,7 +136,22 @@ class AgentConfig:
     pat: Secret | None
 
     def pool_for(self, team: str) -> str:
-        return self.pool_name.replace("{team}", team)
+        return naming.agent_pool_name(self.pool_name, team)
+
+
+@dataclass(frozen=True)
+class DevOpsConfig:
+    """Each team's Azure DevOps side, when the stack manages it (azdoManage)."""
+
+    manage: bool
+    organization_url: str
+    project: str  # may hold "{team}"; a name without it is an existing project (one team only)
+    existing_project: bool
+    app_source_url: str
+    toolkit_source_url: str  # empty: the toolkit repository starts empty and is pushed by hand
+
+    def project_for(self, team: str) -> str:
+        return naming.devops_project_name(self.project, team)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,6 +191,7 @@ class StackConfig:
     # The stack this one promotes images from (prod from dev), read by a StackReference.
     promote_from_stack: str | None = None
     promotion: PromotionConfig | None = None
+    devops: DevOpsConfig | None = None  # None: the stack leaves Azure DevOps alone
 
     def tags(self, team: str = "shared") -> dict[str, str]:
         """Tags of every taggable resource: a team's own, or "shared" ones of the stack."""

@@ -65,6 +65,8 @@ def answer(typ: str, name: str, inputs: dict[str, Any], *, stack: str) -> tuple[
         return _azure(typ, name, inputs)
     if typ.startswith("kubernetes:"):
         return _kubernetes(typ, name, inputs, stack)
+    if typ.startswith("azuredevops:"):
+        return _azuredevops(typ, name, inputs, stack)
     return f"{name}-id", inputs
 
 
@@ -106,6 +108,21 @@ def call(token: str, a: dict[str, Any]) -> dict[str, Any]:
             "- name: clusterAdmin\n  user:\n    token: {t}\n"
         ).format(c=cluster, t=fake_secret("kube-token", cluster))
         return {"kubeconfigs": [{"name": "clusterAdmin", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+    if token == "azuredevops:index/getGroup:getGroup":
+        project, group = str(a.get("projectId", "")), str(a.get("name", ""))
+        origin = _guid("azdo-group", project, group)
+        return {
+            "id": f"vssgp.{digest('descriptor', origin, length=24)}",
+            "descriptor": f"vssgp.{digest('descriptor', origin, length=24)}",
+            "groupId": origin,
+            "originId": origin,
+            "origin": "vsts",
+            "name": group,
+            "projectId": project,
+        }
+    if token == "azuredevops:index/getProject:getProject":
+        project = str(a.get("name", ""))
+        return {"id": _guid("azdo-project", project), "projectId": _guid("azdo-project", project), "name": project}
     if token == "azure-native:authorization:getClientConfig":
         return {
             "clientId": _guid("client", "deployer"),
@@ -227,8 +244,54 @@ def _kubernetes(typ: str, name: str, inputs: dict[str, Any], stack: str) -> tupl
     if typ == "kubernetes:core/v1:Service" and (inputs.get("spec") or {}).get("type") == "LoadBalancer":
         octets = bytes.fromhex(digest("ip", stack, name, length=6))
         state["status"] = {"loadBalancer": {"ingress": [{"ip": f"20.{octets[0]}.{octets[1]}.{octets[2] or 1}"}]}}
+    if typ == "kubernetes:core/v1:Secret" and inputs.get("type") == "kubernetes.io/service-account-token":
+        # The token controller fills the Secret: the account's token and the cluster's CA.
+        token = fake_secret("sa-token", f"{stack}/{metadata.get('namespace')}/{metadata['name']}")
+        ca = f"-----BEGIN CERTIFICATE-----\noffline-ca-{digest('ca', stack)}\n-----END CERTIFICATE-----\n"
+        state["data"] = {
+            "token": base64.b64encode(token.encode()).decode(),
+            "ca.crt": base64.b64encode(ca.encode()).decode(),
+            "namespace": base64.b64encode(str(metadata.get("namespace")).encode()).decode(),
+        }
     namespace = metadata.get("namespace")
     return (f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])), state
+
+
+# Azure DevOps numbers these objects; the others have GUIDs.
+AZDO_NUMBERED = frozenset(
+    {
+        "azuredevops:index/pool:Pool",
+        "azuredevops:index/queue:Queue",
+        "azuredevops:index/variableGroup:VariableGroup",
+        "azuredevops:index/buildDefinition:BuildDefinition",
+        "azuredevops:index/environment:Environment",
+        "azuredevops:index/checkApproval:CheckApproval",
+    }
+)
+
+
+def _azuredevops(typ: str, name: str, inputs: dict[str, Any], stack: str) -> tuple[str, dict[str, Any]]:
+    """Azure DevOps' answers: numbers for pools, queues, groups, definitions, environments and
+    checks, GUIDs for the rest; a repository's branch and URLs; write-only secrets not echoed."""
+    if typ in AZDO_NUMBERED:
+        rid = str(int(digest(stack, typ, name, length=6), 16) % 100_000 + 1)
+    else:
+        rid = _guid("azdo", stack, typ, name)
+    state: dict[str, Any] = {**inputs, "id": rid}
+    if typ == "azuredevops:index/git:Git":
+        repo = str(inputs.get("name") or name)
+        state.update(
+            defaultBranch="refs/heads/main",
+            remoteUrl=f"https://dev.azure.com/offline/_git/{repo}",
+            webUrl=f"https://dev.azure.com/offline/_git/{repo}",
+            url=f"https://dev.azure.com/offline/_apis/git/repositories/{rid}",
+            size=0,
+        )
+    elif typ == "azuredevops:index/project:Project":
+        state.setdefault("processTemplateId", _guid("azdo-process", str(inputs.get("workItemTemplate", ""))))
+    elif typ == "azuredevops:index/buildDefinition:BuildDefinition":
+        state["revision"] = 1
+    return rid, state
 
 
 def _guid(*parts: str) -> str:
