@@ -12,6 +12,13 @@ from offline.recording import Recording, Registration
 
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 AKS_NODE_DISK = "disk/P10"  # AKS gives each node a 128 GiB Premium SSD OS disk by default
+# Azure DevOps bills no project, repository, pool or service connection; it bills parallel jobs.
+# A self-hosted pipeline run takes one self-hosted parallel job; an organization has one free,
+# each more is $15 a month with unlimited minutes (learn.microsoft.com/azure/devops/pipelines/
+# licensing/concurrent-jobs; azure.microsoft.com/pricing/details/devops/azure-devops-services/).
+AZDO_POOL = "azuredevops:index/pool:Pool"
+SELF_HOSTED_JOB_MONTHLY = 15.0
+FREE_SELF_HOSTED_JOBS = 1
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ def estimate(rec: Recording, cfg: StackConfig, table: PriceTable) -> CostReport:
     owner = _owners(rec, cfg.teams)
     lines = [line for reg in rec.resources.values() for line in _lines(reg, rec, cfg, table, owner[reg.urn])]
     lines += _load_balancer_rules(rec, table)
+    lines += _parallel_jobs(rec)
     # Registration order follows the engine's scheduling; the report must not.
     lines.sort(key=lambda line: (line.team, line.resource, line.meter, line.item))
     return CostReport(lines, table, cfg.session_hours, cfg.teams)
@@ -121,6 +129,15 @@ def _lines(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTabl
         yield CostLine(reg.name, team, "NAT gateway (plus data processed)", "nat-gateway", 1, table.get("nat-gateway"))
     elif kind == "kubernetes:core/v1:Service" and reg.plain("spec.type") == "LoadBalancer":
         yield CostLine(reg.name, team, "service public address", "public-ip", 1, table.get("public-ip"))
+    elif kind == AZDO_POOL:
+        yield CostLine(
+            reg.name,
+            team,
+            "Azure DevOps project, repositories, pool, connections, pipeline (free)",
+            "azdo/objects",
+            1,
+            0.0,
+        )
     elif kind == "kubernetes:core/v1:PersistentVolumeClaim":
         size = reg.plain("spec.resources.requests.storage") or "?"
         yield CostLine(
@@ -179,5 +196,24 @@ def _load_balancer_rules(rec: Recording, table: PriceTable) -> list[CostLine]:
             "load-balancer-rule",
             extra,
             table.get("load-balancer-rule"),
+        )
+    ]
+
+
+def _parallel_jobs(rec: Recording) -> list[CostLine]:
+    """Each team's pool runs its pipeline at the same time as the others': one self-hosted
+    parallel job per team, the organization's first free."""
+    pools = len(rec.of_type(AZDO_POOL))
+    extra = max(0, pools - FREE_SELF_HOSTED_JOBS)
+    if not pools:
+        return []
+    return [
+        CostLine(
+            "azdo",
+            "shared",
+            f"{extra} self-hosted parallel job(s) past the organization's free one (one per concurrent team pipeline)",
+            "azdo/self-hosted-parallel-job",
+            extra,
+            SELF_HOSTED_JOB_MONTHLY / HOURS_PER_MONTH,
         )
     ]

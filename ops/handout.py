@@ -39,6 +39,8 @@ class TeamSheet:
     agents: int
     namespace: str
     app_url: str
+    # The team's Azure DevOps pages when the stack manages Azure DevOps (azdoManage), else None.
+    devops: dict[str, str] | None = None
 
     def read_password(self) -> str:
         return (
@@ -72,6 +74,7 @@ def sheets(stack: str, outputs: dict[str, Any], *, show_passwords: bool) -> list
                 agents=len(out.get("agents") or []),
                 namespace=str(out.get("namespace", "")),
                 app_url=str(out.get("appUrl") or "(not assigned yet)"),
+                devops={k: str(v) for k, v in out["devops"].items()} if isinstance(out.get("devops"), dict) else None,
             )
         )
     return result
@@ -80,16 +83,12 @@ def sheets(stack: str, outputs: dict[str, Any], *, show_passwords: bool) -> list
 def markdown(sheet: TeamSheet) -> str:
     password = f"`{sheet.password}`" if sheet.password is not None else f"read it with `{sheet.read_password()}`"
     return f"""# MvcMusicStore bootcamp: {sheet.team} ({sheet.stack})
-
+{_devops_section(sheet)}
 ## Your container registry
 - Login server: `{sheet.login_server}`
 - Admin username: `{sheet.username}`
 - Admin password: {password}
-
-In Azure DevOps, create a Docker Registry service connection (type "Others", registry
-`https://{sheet.login_server}`) with these credentials, and push
-`{sheet.login_server}/mvcmusicstore:<BuildId>`.
-
+{_registry_connection(sheet)}
 ## Your build agents
 - Agent pool: `{sheet.agent_pool}` ({sheet.agents} Windows agent(s) with Docker, registered for you)
 - Point your pipeline at it: `pool: {{ name: {sheet.agent_pool} }}`
@@ -97,6 +96,39 @@ In Azure DevOps, create a Docker Registry service connection (type "Others", reg
 ## Your app
 - Kubernetes namespace: `{sheet.namespace}`
 - Address: {sheet.app_url}
+"""
+
+
+def _devops_section(sheet: TeamSheet) -> str:
+    """The team's Azure DevOps project, when the stack made it, and what is already wired."""
+    if sheet.devops is None:
+        return ""
+    d = sheet.devops
+    return f"""
+## Your Azure DevOps project (ready)
+- Project: {d.get("projectUrl", "")}
+- Repository with the MvcMusicStore source: {d.get("repositoryUrl", "")}
+- Toolkit repository with the pipeline file: {d.get("toolkitRepositoryUrl", "")}
+- Pipeline: {d.get("pipelineUrl", "")}
+
+Already done for you: the agent pool `{sheet.agent_pool}` with its queue, the service connections
+`musicstore-dev-registry` (your registry) and `musicstore-kubernetes` (your namespace only),
+the variable group `musicstore`, the pipeline on `azure-pipelines.yml`, and the environment
+`musicstore-prod` with its approval by your project's Contributors. Nothing to create by hand:
+push to `main` or `develop` of MvcMusicStore and the pipeline runs.
+"""
+
+
+def _registry_connection(sheet: TeamSheet) -> str:
+    if sheet.devops is not None:
+        return f"""
+The pipeline pushes `{sheet.login_server}/mvcmusicstore:<BuildId>` through the service connection
+`musicstore-dev-registry`, already made from these credentials.
+"""
+    return f"""
+In Azure DevOps, create a Docker Registry service connection (type "Others", registry
+`https://{sheet.login_server}`) with these credentials, and push
+`{sheet.login_server}/mvcmusicstore:<BuildId>`.
 """
 
 

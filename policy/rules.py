@@ -166,6 +166,20 @@ def service_traffic_policy_local(r: Resource) -> Iterator[str]:
         yield "Cluster traffic policy runs Windows nodes out of ports near 500 Services; use Local"
 
 
+def pipeline_access_namespaced(r: Resource) -> Iterator[str]:
+    """A pipeline's Kubernetes access stays in its team's namespace: no service account is bound
+    cluster-wide, and the Azure DevOps connection authenticates as a service account (a kubeconfig
+    or an Azure subscription login would act as the cluster's admin)."""
+    if r.type == "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding":
+        for subject in r.props.get("subjects") or []:
+            if isinstance(subject, Mapping) and subject.get("kind") == "ServiceAccount":
+                yield f"service account {subject.get('name')} is bound cluster-wide; use a Role and RoleBinding"
+    if r.type == "azuredevops:index/serviceEndpointKubernetes:ServiceEndpointKubernetes":
+        kind = r.props.get("authorizationType")
+        if kind != "ServiceAccount":
+            yield f"the Kubernetes service connection authenticates by {kind}, not a namespaced service account"
+
+
 def agents_shut_down(resources: Sequence[Resource]) -> Iterator[tuple[Resource, str]]:
     schedules = [
         r.props.get("targetResourceId")
@@ -209,6 +223,12 @@ RULES: tuple[Rule, ...] = (
         "Containers with CPU and memory limits, never privileged.",
         True,
         containers_limited_unprivileged,
+    ),
+    Rule(
+        "pipeline-access-namespaced",
+        "Pipelines reach Kubernetes as a namespaced service account, never cluster-wide.",
+        True,
+        pipeline_access_namespaced,
     ),
     Rule("prod-images-by-digest", "Prod runs images by digest, never by tag.", True, prod_images_by_digest),
     Rule("registry-admin-user", "Registry admin users are a bootcamp convenience.", False, registry_admin_user),

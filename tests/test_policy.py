@@ -99,6 +99,13 @@ BREAKING: dict[str, Any] = {
     ),
     "aks-rbac": lambda: containerservice.ManagedCluster("norbac", resource_group_name="rg", enable_rbac=False),
     "containers-limited-unprivileged": lambda: deployment("mcr/app@sha256:" + "a" * 64, limits=False, privileged=True),
+    "pipeline-access-namespaced": lambda: k8s.rbac.v1.ClusterRoleBinding(
+        "pipeline-admin",
+        role_ref=k8s.rbac.v1.RoleRefArgs(
+            api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="cluster-admin"
+        ),
+        subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name="azure-pipelines", namespace="musicstore-team1")],
+    ),
 }
 
 

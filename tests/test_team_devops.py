@@ -1,0 +1,151 @@
+"""Each team's Azure DevOps side (issue 14): what the venue plan holds, its secrets, its
+Kubernetes rights, the naming rules, and azdoManage: false leaving everything as it was."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from components import naming
+from infra.stack_config import ConfigError
+from offline import recording
+from offline.mocks import SECRET_MARK
+from ops import handout
+
+FIXTURES = Path(__file__).parent / "fixtures"
+AZDO = "azuredevops:index/"
+PER_TEAM = {
+    f"{AZDO}project:Project": 1,
+    f"{AZDO}git:Git": 2,  # MvcMusicStore, imported from appSourceUrl, and musicstore-toolkit
+    f"{AZDO}pool:Pool": 1,
+    f"{AZDO}queue:Queue": 1,
+    f"{AZDO}serviceEndpointDockerRegistry:ServiceEndpointDockerRegistry": 1,
+    f"{AZDO}serviceEndpointKubernetes:ServiceEndpointKubernetes": 1,
+    f"{AZDO}variableGroup:VariableGroup": 1,
+    f"{AZDO}buildDefinition:BuildDefinition": 1,
+    f"{AZDO}environment:Environment": 1,
+    f"{AZDO}checkApproval:CheckApproval": 1,
+}
+# What the feature adds: the azuredevops objects and their provider, and the two components.
+NEW_TYPES = ("azuredevops:", "pulumi:providers:azuredevops", "musicstore:azdo:", "musicstore:k8s:PipelineAccess")
+
+
+def _team_counts(rec: recording.Recording, team: str) -> Counter[str]:
+    return Counter(r.type for r in rec.resources.values() if r.name.startswith(f"{team}-devops-"))
+
+
+def test_the_venue_gives_each_team_its_whole_azure_devops_side(stack_runs: dict[str, recording.Recording]) -> None:
+    rec = stack_runs["venue-ams"]
+    teams = [f"team{n:02d}" for n in range(1, 31)]
+    for team in teams:
+        counts = _team_counts(rec, team)
+        assert {t: counts[t] for t in PER_TEAM} == PER_TEAM, team
+        repos = {r.plain("name"): r for r in rec.of_type(f"{AZDO}git:Git") if r.name.startswith(f"{team}-")}
+        assert repos["MvcMusicStore"].plain("initialization.initType") == "Import"
+        check = next(r for r in rec.of_type(f"{AZDO}checkApproval:CheckApproval") if r.name.startswith(f"{team}-"))
+        assert check.plain("targetResourceType") == "environment" and check.plain("approvers")
+    totals = Counter(r.type for r in rec.resources.values() if r.type.startswith(AZDO))
+    print("\nvenue-ams, per team:", {t.split(":")[-1]: n for t, n in PER_TEAM.items()})
+    print("venue-ams, in all:", {t.split(":")[-1]: n for t, n in sorted(totals.items())})
+    assert all(totals[t] == n * len(teams) for t, n in PER_TEAM.items())
+
+
+def test_agents_register_into_the_pool_the_stack_makes(stack_runs: dict[str, recording.Recording]) -> None:
+    rec = stack_runs["venue-ams"]
+    pools = {r.plain("name") for r in rec.of_type(f"{AZDO}pool:Pool")}
+    assert pools == {naming.agent_pool_name("gdbc-{team}", f"team{n:02d}") for n in range(1, 31)}
+    outputs = rec.outputs()["teams"]
+    assert {t["agentPool"] for t in outputs.values()} == pools
+
+
+def test_no_azure_devops_secret_input_is_in_clear(stack_runs: dict[str, recording.Recording]) -> None:
+    rec = stack_runs["venue-ams"]
+    marks = (SECRET_MARK, "offline-placeholder")
+    leaks = [
+        (r.type, r.name, s)
+        for r in rec.resources.values()
+        if r.type.startswith(("azuredevops:", "pulumi:providers:azuredevops"))
+        for s in recording.clear_strings(r.inputs)
+        if any(mark in s for mark in marks)
+    ]
+    assert leaks == []
+    [provider] = rec.of_type("pulumi:providers:azuredevops")
+    assert provider.masked_inputs()["personalAccessToken"] == recording.SECRET_MARKER
+    for docker in rec.of_type(f"{AZDO}serviceEndpointDockerRegistry:ServiceEndpointDockerRegistry"):
+        assert docker.masked_inputs()["dockerPassword"] == recording.SECRET_MARKER
+    for kube in rec.of_type(f"{AZDO}serviceEndpointKubernetes:ServiceEndpointKubernetes"):
+        account = recording.mask(kube.inputs)["serviceAccount"]
+        assert recording.SECRET_MARKER in (account, account.get("token") if isinstance(account, dict) else None)
+
+
+def test_the_kubernetes_connection_account_has_no_cluster_role_binding(
+    stack_runs: dict[str, recording.Recording],
+) -> None:
+    rec = stack_runs["venue-ams"]
+    assert rec.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding") == []
+    assert rec.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole") == []
+    bindings = rec.of_type("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")
+    assert len(bindings) == 30
+    for binding in bindings:
+        namespace = binding.plain("metadata.namespace")
+        assert binding.plain("roleRef.kind") == "Role"
+        [subject] = binding.plain("subjects")
+        assert (subject["kind"], subject["namespace"]) == ("ServiceAccount", namespace)
+    for kube in rec.of_type(f"{AZDO}serviceEndpointKubernetes:ServiceEndpointKubernetes"):
+        assert kube.plain("authorizationType") == "ServiceAccount"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "value", "rule"),
+    [
+        ({"teams": '["con"]'}, "teams[0]", '"con"', "con is a name Azure DevOps reserves"),
+        ({"azdoProject": "music/store"}, "azdoProject", '"music/store"', "may not contain '/'"),
+        ({"agentPoolName": "_{team}"}, "agentPoolName", '"_{team}"', "may not start with '_' or '.'"),
+    ],
+    ids=["reserved-team-name", "project-character", "pool-leading-underscore"],
+)
+def test_a_name_azure_devops_refuses_fails_before_any_resource(
+    overrides: dict[str, str], key: str, value: str, rule: str
+) -> None:
+    registered: list[int] = []
+    with pytest.raises(ConfigError) as failure:
+        recording.run("dev", overrides=overrides, on_register=registered.append)
+    message = str(failure.value)
+    assert failure.value.key == f"musicstore:{key}"
+    assert value in message and rule in message and "\n" not in message
+    assert registered == []
+
+
+def _off_fixture(stack: str) -> dict[str, object]:
+    # Made by the code before issue 14 (commit 61bbcb4) from the same stack files: its plan's
+    # URNs and its handout for every team.
+    return dict(json.loads((FIXTURES / f"azdo-off-{stack}.json").read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("stack", ["dev", "venue-ams"])
+def test_azdo_manage_false_gives_todays_resources_and_handout(
+    stack: str, stack_runs: dict[str, recording.Recording]
+) -> None:
+    before = _off_fixture(stack)
+    off = recording.run(stack, overrides={"azdoManage": "false"})
+    assert sorted(off.resources) == before["urns"]
+    sheets = handout.sheets(stack, recording.mask(off.stack_outputs), show_passwords=False)
+    assert "".join(handout.markdown(s) for s in sheets) + handout.table(sheets) == before["handout"]
+    on = stack_runs[stack]
+    assert (
+        sorted(u for u, r in on.resources.items() if not r.type.startswith(NEW_TYPES) and "PipelineAccess" not in u)
+        == before["urns"]
+    )
+
+
+def test_the_handout_says_what_is_done_and_asks_for_no_service_connection(
+    stack_runs: dict[str, recording.Recording],
+) -> None:
+    [sheet] = handout.sheets("dev", recording.mask(stack_runs["dev"].stack_outputs), show_passwords=False)
+    text = handout.markdown(sheet)
+    assert "https://dev.azure.com/gdbc-bootcamp/team1/_git/MvcMusicStore" in text
+    assert "_build?definitionId=" in text and "Already done for you" in text
+    assert "create a Docker Registry service connection" not in text
