@@ -7,7 +7,7 @@ What it sets up (pulumi-engine.md in the shared reference, and the CLI's source)
 - a copy of the project's tracked files, with `.venv` linked to the project's venv (where
   requirements.txt installed this project), as CI and a user have it;
 - the stand-in provider (tests/support/standin_provider.py) installed as the plugins
-  azure-native, kubernetes and random at exactly the versions the installed SDKs declare in
+  azure-native, kubernetes, random and azuredevops at exactly the versions the installed SDKs declare in
   their pulumi-plugin.json, with `pulumi plugin install resource NAME VERSION --file`.
 """
 
@@ -37,6 +37,7 @@ STAND_IN_PACKAGES = {
     "azure-native": "pulumi_azure_native",
     "kubernetes": "pulumi_kubernetes",
     "random": "pulumi_random",
+    "azuredevops": "pulumi_azuredevops",
 }
 
 

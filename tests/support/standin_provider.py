@@ -1,4 +1,5 @@
-"""A local stand-in for the provider plugins that need Azure (azure-native, kubernetes, random).
+"""A local stand-in for the provider plugins that need Azure (azure-native, kubernetes, random,
+azuredevops).
 
 The real Pulumi CLI starts it as `pulumi-resource-<NAME> [flags] ENGINE_ADDRESS` in the program
 directory and reads its gRPC port from its first line of output (sdk/go/common/resource/plugin/
@@ -99,6 +100,17 @@ def unknown_where_missing(given: dict[str, Any], answered: dict[str, Any]) -> di
             result[key] = UNKNOWN
         elif isinstance(value, dict) and isinstance(result[key], dict) and mocks.SIG_KEY not in result[key]:
             result[key] = unknown_where_missing(result[key], value)
+    return result
+
+
+def remark_secrets(raw: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """`state` with every value secret whose input, at the same path, was secret."""
+    result = dict(state)
+    for key, value in raw.items():
+        if isinstance(value, dict) and value.get(mocks.SIG_KEY) == mocks.SECRET_SIG:
+            result[key] = {mocks.SIG_KEY: mocks.SECRET_SIG, "value": plain(result.get(key))}
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = remark_secrets(value, result[key])
     return result
 
 
@@ -356,10 +368,13 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
             if local:
                 state["loginServer"] = local["server"]
                 record["local"] = local
-        # Secret inputs stay secret in what is answered (the engine re-marks them by key too).
-        for key, value in raw_inputs.items():
-            if isinstance(value, dict) and value.get(mocks.SIG_KEY) == mocks.SECRET_SIG:
-                state[key] = {mocks.SIG_KEY: mocks.SECRET_SIG, "value": state.get(key)}
+        # Secret inputs stay secret in what is answered, nested ones too (the engine re-marks only
+        # top-level keys; the bridged azuredevops provider marks its sensitive fields, such as a
+        # Kubernetes connection's service-account token, wherever they sit), and a Kubernetes
+        # Secret's data is always secret (pulumi-kubernetes marks data and stringData).
+        state = remark_secrets(raw_inputs, state)
+        if typ == "kubernetes:core/v1:Secret" and "data" in state:
+            state["data"] = {mocks.SIG_KEY: mocks.SECRET_SIG, "value": plain(state["data"])}
         self.cloud.put(self.scope, typ, rid, {**record, "state": state})
         return rid, state
 
