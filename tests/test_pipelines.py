@@ -404,3 +404,21 @@ def test_agents_are_started_before_their_extensions_are_updated_or_deleted(name:
     started = [i for i, run in enumerate(runs) if re.search(r"\bmusicstore agents start\b", run)]
     changed = [i for i, run in enumerate(runs) if command in run]
     assert started and changed and started[0] < changed[0], runs
+
+
+def test_an_unreadable_stack_file_is_reported_and_the_other_expired_venues_still_go(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for path in ROOT.glob("Pulumi*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "Pulumi.venue-bad.yaml").write_text("config:\n  musicstore:teams: [unclosed\n")
+    venue_ends = teardown_gate.load("venue-ams").expires_at
+    assert venue_ends is not None
+    output = tmp_path / "github_output"
+    status = teardown_gate.main(
+        ["--expired", "--github-output", str(output)], now=venue_ends + timedelta(hours=1), root=tmp_path
+    )
+    assert status == 4
+    assert output.read_text() == 'stacks=["venue-ams"]\n'
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("venue-bad: kept, unreadable: error:")
