@@ -197,8 +197,24 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
 
 
 def load(stack: str | None = None) -> StackConfig:
-    """Read this project's config from the running Pulumi engine and parse it."""
-    return parse_namespaced(_engine_config(), stack=stack or pulumi.get_stack(), is_secret=_is_engine_secret)
+    """Read this project's config from the running Pulumi engine and parse it. The stack file
+    beside the program is read too, for what the engine cannot tell: a value YAML changed."""
+    stack = stack or pulumi.get_stack()
+    if (stack_files.ROOT / f"Pulumi.{stack}.yaml").is_file():
+        refuse_retyped(stack_files.load(stack).retyped, stack)
+    return parse_namespaced(_engine_config(), stack=stack, is_secret=_is_engine_secret)
+
+
+def refuse_retyped(retyped: tuple[stack_files.Retyped, ...], stack: str) -> None:
+    """A value declared text that YAML turned into a number, boolean or timestamp: the program
+    would get the CLI's rendering of it (1.30 becomes 1.3), so the file must quote it."""
+    for found in retyped:
+        raise ConfigError(
+            found.key.split(":", 1)[1],
+            found.text,
+            f"YAML reads it unquoted as a {found.kind}, which `pulumi up` passes on as {found.value!r}:"
+            f" quote it in Pulumi.{stack}.yaml",
+        )
 
 
 def load_stack(
@@ -244,6 +260,7 @@ def offline_files(
 
 
 def from_files(files: stack_files.StackFiles, stack: str) -> StackConfig:
+    refuse_retyped(files.retyped, stack)
     return parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)
 
 
