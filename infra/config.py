@@ -122,6 +122,14 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         "kubernetesVersion", K8S_VERSION, "must be a Kubernetes version 1.MINOR or 1.MINOR.PATCH"
     )
     minor = int(kubernetes_version.split(".")[1])
+    if minor not in dated_facts.AKS_MINORS:
+        known = sorted(dated_facts.AKS_MINORS)
+        raise ConfigError(
+            "kubernetesVersion",
+            kubernetes_version,
+            f"must be an AKS minor of the table read {dated_facts.READ_ON}, 1.{known[0]} to 1.{known[-1]}"
+            " (infra/dated_facts.py, where a newer or LTS minor is added with its dates)",
+        )
     windows_pools = read_windows_pools(
         read.json("windowsPools", dict, "an object of Windows pools keyed by name"), minor
     )
