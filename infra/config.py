@@ -127,6 +127,14 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         "kubernetesVersion", K8S_VERSION, "must be a Kubernetes version 1.MINOR or 1.MINOR.PATCH"
     )
     minor = int(kubernetes_version.split(".")[1])
+    if minor not in dated_facts.AKS_MINORS:
+        known = sorted(dated_facts.AKS_MINORS)
+        raise ConfigError(
+            "kubernetesVersion",
+            kubernetes_version,
+            f"must be an AKS minor of the table read {dated_facts.READ_ON}, 1.{known[0]} to 1.{known[-1]}"
+            " (infra/dated_facts.py, where a newer or LTS minor is added with its dates)",
+        )
     windows_pools = read_windows_pools(
         read.json("windowsPools", dict, "an object of Windows pools keyed by name"), minor
     )
@@ -204,8 +212,24 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
 
 
 def load(stack: str | None = None) -> StackConfig:
-    """Read this project's config from the running Pulumi engine and parse it."""
-    return parse_namespaced(_engine_config(), stack=stack or pulumi.get_stack(), is_secret=_is_engine_secret)
+    """Read this project's config from the running Pulumi engine and parse it. The stack file
+    beside the program is read too, for what the engine cannot tell: a value YAML changed."""
+    stack = stack or pulumi.get_stack()
+    if (stack_files.ROOT / f"Pulumi.{stack}.yaml").is_file():
+        refuse_retyped(stack_files.load(stack).retyped, stack)
+    return parse_namespaced(_engine_config(), stack=stack, is_secret=_is_engine_secret)
+
+
+def refuse_retyped(retyped: tuple[stack_files.Retyped, ...], stack: str) -> None:
+    """A value declared text that YAML turned into a number, boolean or timestamp: the program
+    would get the CLI's rendering of it (1.30 becomes 1.3), so the file must quote it."""
+    for found in retyped:
+        raise ConfigError(
+            found.key.split(":", 1)[1],
+            found.text,
+            f"YAML reads it unquoted as a {found.kind}, which `pulumi up` passes on as {found.value!r}:"
+            f" quote it in Pulumi.{stack}.yaml",
+        )
 
 
 def load_stack(
@@ -251,6 +275,7 @@ def offline_files(
 
 
 def from_files(files: stack_files.StackFiles, stack: str) -> StackConfig:
+    refuse_retyped(files.retyped, stack)
     return parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)
 
 

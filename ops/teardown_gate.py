@@ -8,6 +8,9 @@ only once its `expiresAt` has passed; either way never while its config says
 `teardownAllowed: false` (prod). Prints the verdicts; `--github-output FILE` appends
 `stacks=<JSON list>` for the workflow's destroy matrix. Exit status 0 when at least one stack
 may go (or, on schedule, none is due), 3 when a requested teardown is refused, 2 on bad input.
+On schedule, a stack file that cannot be read is reported on its own line and the others are
+still judged and written out; the exit status is then 4, so the run shows the failure while the
+expired venues that can be read still go.
 """
 
 from __future__ import annotations
@@ -66,21 +69,30 @@ def main(argv: list[str] | None = None, *, now: datetime | None = None, root: Pa
     args = parser.parse_args(argv)
     if bool(args.stack) == args.expired:
         parser.error("name one STACK, or --expired")
-    try:
-        if args.expired:
-            moment = now or datetime.now(UTC)
-            verdicts = [on_schedule(load(s, root), moment) for s in stack_files.stacks(root)]
-        else:
+    unreadable = 0
+    if args.expired:
+        moment = now or datetime.now(UTC)
+        verdicts = []
+        for stack in stack_files.stacks(root):
+            try:
+                verdicts.append(on_schedule(load(stack, root), moment))
+            except (ConfigError, stack_files.StackFileError) as err:
+                print(f"{stack}: kept, unreadable: {messages.error_line(err)}", file=sys.stderr)
+                unreadable += 1
+    else:
+        try:
             verdicts = [on_demand(load(args.stack, root), args.confirm)]
-    except (ConfigError, stack_files.StackFileError) as err:
-        print(messages.error_line(err), file=sys.stderr)
-        return 2
+        except (ConfigError, stack_files.StackFileError) as err:
+            print(messages.error_line(err), file=sys.stderr)
+            return 2
     for v in verdicts:
         print(f"{v.stack}: {'destroy' if v.allowed else 'keep'} ({v.reason})")
     chosen = [v.stack for v in verdicts if v.allowed]
     if args.github_output:
         with args.github_output.open("a", encoding="utf-8") as out:
             out.write(f"stacks={json.dumps(chosen)}\n")
+    if unreadable:
+        return 4
     return 0 if chosen or args.expired else 3
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from infra import stack_files
 from infra.config import offline_files, parse
-from infra.config_sections import PLACEHOLDER_DIGEST
+from infra.config_sections import PLACEHOLDER_DIGEST, check_os_sku
 from infra.stack_config import ConfigError, MissingValueError, Secret, StackConfig
 from tests.support.builders import DEV, DEV_SECRETS, parse_dev
 
@@ -29,6 +29,7 @@ RULES = [
     ("team-duplicate", {"teams": '["red", "red"]'}, "teams", "must be unique (red repeats)"),
     ("registry-sku", {"registrySku": "Free"}, "registrySku", "must be one of Basic, Standard, Premium"),
     ("k8s-version", {"kubernetesVersion": "latest"}, "kubernetesVersion", "Kubernetes version 1.MINOR"),
+    ("k8s-unknown-minor", {"kubernetesVersion": "1.99"}, "kubernetesVersion", "must be an AKS minor of the table"),
     ("maintenance-day", {"maintenanceWindow": "Sun 08:00"}, "maintenanceWindow", "must be a weekday and a UTC time"),
     ("maintenance-hour", {"maintenanceWindow": "Sunday 24:00"}, "maintenanceWindow", "must be a weekday and a UTC"),
     (
@@ -57,10 +58,10 @@ RULES = [
         "not supported on Kubernetes 1.37",
     ),
     (
-        "windows-2025-k8s",
+        "k8s-below-the-table",
         {"kubernetesVersion": "1.31", "windowsPools": pools(osSku="Windows2025")},
-        "windowsPools.win22.osSku",
-        "needs Kubernetes 1.32 or later",
+        "kubernetesVersion",
+        "must be an AKS minor of the table read 2026-12-01, 1.32 to 1.37",
     ),
     (
         "autoscale-order",
@@ -251,3 +252,9 @@ def test_prod_without_the_released_digest_stops_naming_the_key_and_plans_offline
     assert offline.values["musicstore:promoteDigest"] == PLACEHOLDER_DIGEST
     assert "musicstore:promoteDigest" in offline.placeholders
     assert "musicstore:promoteDigest" not in offline.secret_keys
+
+
+def test_windows2025_needs_kubernetes_132_even_when_the_table_knows_an_older_minor() -> None:
+    # Every minor of today's table is 1.32 or later; an LTS minor added to it must not take Windows2025.
+    with pytest.raises(ConfigError, match=r"Windows2025 needs Kubernetes 1\.32 or later, not 1\.30"):
+        check_os_sku("windowsPools.win25.osSku", "Windows2025", 30)

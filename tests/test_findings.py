@@ -8,6 +8,7 @@ import pytest
 from components.aks_cluster import AksCluster, WindowsPoolArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
+from infra import stack_files
 from offline.findings import check_graph
 from offline.plan import Plan
 from tests.conftest import Recorder
@@ -18,7 +19,7 @@ def rules(rec: object) -> set[str]:
     return {f.rule for f in check_graph(rec)}  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod", "venue-ams"])
+@pytest.mark.parametrize("stack", stack_files.stacks())
 def test_real_stacks_break_no_rule_and_only_the_admin_user_is_advised(stack: str, stack_plans: dict[str, Plan]) -> None:
     findings = stack_plans[stack].findings
     assert [f for f in findings if f.severity == "error"] == []

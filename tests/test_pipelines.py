@@ -161,9 +161,33 @@ def test_workflows_name_only_stacks_that_exist() -> None:
     assert named and named <= set(stacks)
 
 
+def pr_matrix_stacks(root: Path) -> list[str]:
+    """What the pull request's `stacks` job puts in the matrix, run as the runner would, in `root`."""
+    jobs = workflow("pull-request.yml")["jobs"]
+    script = next(s["run"] for s in jobs["stacks"]["steps"] if s.get("id") == "find")
+    output = root / "github_output"
+    output.write_text("")
+    subprocess.run(["bash", "-c", script], cwd=root, env={**os.environ, "GITHUB_OUTPUT": str(output)}, check=True)
+    found = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    for job in ("plan", "preview"):
+        assert jobs[job]["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.stacks) }}"
+    stacks: list[str] = json.loads(found["stacks"])
+    return stacks
+
+
+def test_the_pull_request_matrix_is_every_stack_file(tmp_path: Path) -> None:
+    assert pr_matrix_stacks(ROOT) == stack_files.stacks()
+    # A new venue is a copied file and nothing else.
+    for path in ROOT.glob("Pulumi*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "Pulumi.venue-ber.yaml").write_text((ROOT / "Pulumi.venue-ams.yaml").read_text())
+    assert pr_matrix_stacks(tmp_path) == [*stack_files.stacks(), "venue-ber"]
+    assert stack_files.stacks(tmp_path) == pr_matrix_stacks(tmp_path)
+
+
 def test_every_stack_gets_an_offline_plan_without_secrets() -> None:
     plan = workflow("pull-request.yml")["jobs"]["plan"]
-    assert sorted(plan["strategy"]["matrix"]["stack"]) == stack_files.stacks()
+    assert plan["needs"] == "stacks"
     text = json.dumps(plan)
     assert "secrets." not in text and "vars." not in text and "id-token" not in text
     assert "if" not in plan  # forks included
@@ -380,3 +404,21 @@ def test_agents_are_started_before_their_extensions_are_updated_or_deleted(name:
     started = [i for i, run in enumerate(runs) if re.search(r"\bmusicstore agents start\b", run)]
     changed = [i for i, run in enumerate(runs) if command in run]
     assert started and changed and started[0] < changed[0], runs
+
+
+def test_an_unreadable_stack_file_is_reported_and_the_other_expired_venues_still_go(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for path in ROOT.glob("Pulumi*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "Pulumi.venue-bad.yaml").write_text("config:\n  musicstore:teams: [unclosed\n")
+    venue_ends = teardown_gate.load("venue-ams").expires_at
+    assert venue_ends is not None
+    output = tmp_path / "github_output"
+    status = teardown_gate.main(
+        ["--expired", "--github-output", str(output)], now=venue_ends + timedelta(hours=1), root=tmp_path
+    )
+    assert status == 4
+    assert output.read_text() == 'stacks=["venue-ams"]\n'
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("venue-bad: kept, unreadable: error:")

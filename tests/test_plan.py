@@ -138,7 +138,7 @@ def test_readme_shows_the_committed_diagram() -> None:
 BROKEN = [
     ("teams", "[Team One]", "musicstore:teams[0]"),
     ("windowsPools", "{windows2022: {count: 1}}", "musicstore:windowsPools.windows2022"),
-    ("kubernetesVersion", '"1.40"', "musicstore:windowsPools.win22.osSku"),
+    ("kubernetesVersion", '"1.40"', "musicstore:kubernetesVersion"),
     ("windowsAdminUsername", "admin", "musicstore:windowsAdminUsername"),
     ("vnetCidr", "10.20.0.0/33", "musicstore:vnetCidr"),
     ("appReplicas", "many", "musicstore:appReplicas"),

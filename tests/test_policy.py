@@ -3,6 +3,8 @@ stacks passing every mandatory rule, and the pack running the very same function
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,6 +12,7 @@ import pulumi_kubernetes as k8s
 import pytest
 from pulumi_azure_native import compute, containerregistry, containerservice, keyvault, network
 
+from infra import stack_files
 from offline.findings import Finding, check_policies
 from offline.plan import Plan, make_plan
 from policy import pack, rules
@@ -143,7 +146,7 @@ def test_a_configured_range_is_not_the_internet(recorder: Recorder) -> None:
     assert reported(check_policies(recorder(lambda: nsg_open_to("0.0.0.0/0"))), "no-remote-admin-from-internet")
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod", "venue-ams"])
+@pytest.mark.parametrize("stack", stack_files.stacks())
 def test_the_real_stacks_pass_every_mandatory_rule(stack: str, stack_plans: dict[str, Plan]) -> None:
     assert [f for f in stack_plans[stack].findings if f.rule in MANDATORY] == []
 
@@ -218,3 +221,13 @@ def test_the_pack_project_file_names_a_python_runtime() -> None:
     project = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
     assert project["runtime"]["name"] == "python"
     assert "pulumi-policy" in (ROOT / "policy" / "requirements.txt").read_text()
+
+
+def test_run_by_hand_the_pack_lists_its_rules_and_exits() -> None:
+    # Without the engine, PolicyPack would serve forever: a timeout here is the old hang.
+    done = subprocess.run(
+        [sys.executable, "-m", "policy"], cwd="/", capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    listed = {line.split()[0] for line in done.stdout.splitlines()[1:]}
+    assert listed == {rule.name for rule in rules.RULES}
