@@ -161,11 +161,12 @@ def test_workflows_name_only_stacks_that_exist() -> None:
     assert named and named <= set(stacks)
 
 
-def pr_matrix_stacks(root: Path) -> list[str]:
-    """What the pull request's `stacks` job puts in the matrix, run as the runner would, in `root`."""
+def pr_matrix_stacks(root: Path, scratch: Path) -> list[str]:
+    """What the pull request's `stacks` job puts in the matrix, run as the runner would, in `root`;
+    its output file goes to `scratch`, never into the project."""
     jobs = workflow("pull-request.yml")["jobs"]
     script = next(s["run"] for s in jobs["stacks"]["steps"] if s.get("id") == "find")
-    output = root / "github_output"
+    output = scratch / "github_output"
     output.write_text("")
     subprocess.run(["bash", "-c", script], cwd=root, env={**os.environ, "GITHUB_OUTPUT": str(output)}, check=True)
     found = dict(line.split("=", 1) for line in output.read_text().splitlines())
@@ -176,13 +177,15 @@ def pr_matrix_stacks(root: Path) -> list[str]:
 
 
 def test_the_pull_request_matrix_is_every_stack_file(tmp_path: Path) -> None:
-    assert pr_matrix_stacks(ROOT) == stack_files.stacks()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    assert pr_matrix_stacks(ROOT, scratch) == stack_files.stacks()
     # A new venue is a copied file and nothing else.
     for path in ROOT.glob("Pulumi*.yaml"):
         (tmp_path / path.name).write_text(path.read_text())
     (tmp_path / "Pulumi.venue-ber.yaml").write_text((ROOT / "Pulumi.venue-ams.yaml").read_text())
-    assert pr_matrix_stacks(tmp_path) == [*stack_files.stacks(), "venue-ber"]
-    assert stack_files.stacks(tmp_path) == pr_matrix_stacks(tmp_path)
+    assert pr_matrix_stacks(tmp_path, scratch) == [*stack_files.stacks(), "venue-ber"]
+    assert stack_files.stacks(tmp_path) == pr_matrix_stacks(tmp_path, scratch)
 
 
 def test_every_stack_gets_an_offline_plan_without_secrets() -> None:
