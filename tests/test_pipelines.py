@@ -425,3 +425,50 @@ def test_an_unreadable_stack_file_is_reported_and_the_other_expired_venues_still
     assert output.read_text() == 'stacks=["venue-ams"]\n'
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("venue-bad: kept, unreadable: error:")
+
+
+# --- the app's source, as the Dockerfile reads it --------------------------------------------
+
+SOURCE_TREE = Path(__file__).parent / "fixtures" / "mvcmusicstore-tree.txt"
+
+
+def source_tree() -> tuple[str, list[str]]:
+    """The default appSourceUrl named in the listing's header, and its files."""
+    header, *files = SOURCE_TREE.read_text().splitlines()
+    return header, files
+
+
+def copy_sources(dockerfile: str, app_dir: str) -> list[str]:
+    """The build stage's COPY sources, relative to the source checkout (the context's src/)."""
+    build = dockerfile[: dockerfile.index("\nFROM ${RUNTIME_IMAGE}")]
+    sources = [line.split()[1] for line in build.splitlines() if line.startswith("COPY ")]
+    return [s.replace("${APP_DIR}", app_dir).removeprefix("src/") for s in sources]
+
+
+def test_the_dockerfile_builds_the_default_source_as_it_is_laid_out() -> None:
+    header, files = source_tree()
+    default_url = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]["appSourceUrl"]["default"]
+    assert default_url in header
+    dockerfile = (ROOT / "app" / "Dockerfile").read_text()
+    app_dir = re.search(r"^ARG APP_DIR=(\S+)$", dockerfile, re.M)
+    assert app_dir
+    sources = copy_sources(dockerfile, app_dir[1])
+    assert sources and all(s.startswith(app_dir[1].removeprefix("src/") + "/MvcMusicStore/") for s in sources)
+    for source in sources:
+        assert any(f == source or f.startswith(source) for f in files), f"{source} is not in the default source"
+    # The pipeline passes the folder of the shallowest MvcMusicStore.csproj: the default's.
+    projects = sorted((f for f in files if f.endswith("/MvcMusicStore.csproj")), key=len)
+    assert f"src/{projects[0]}" == f"{app_dir[1]}/MvcMusicStore/MvcMusicStore.csproj"
+
+
+def test_the_root_layout_the_dockerfile_once_read_misses_the_default_source() -> None:
+    """APP_DIR=src is the layout the Dockerfile read before (the project at the source's root)."""
+    _, files = source_tree()
+    sources = copy_sources((ROOT / "app" / "Dockerfile").read_text(), "src")
+    assert sources and not [s for s in sources if any(f == s or f.startswith(s) for f in files)]
+
+
+def test_the_pipeline_passes_the_project_folder_it_finds() -> None:
+    text = (ROOT / "azure-pipelines.yml").read_text()
+    assert "-Filter MvcMusicStore.csproj" in text
+    assert re.search(r"'--build-arg', \"APP_DIR=\$appDir\"", text)
