@@ -28,6 +28,7 @@ class TeamDevOpsArgs:
     existing_project: bool  # True: the project exists and is only looked up
     app_source_url: str
     toolkit_source_url: str  # empty: the toolkit repository starts empty
+    backend_url: str  # empty: the release's backend is added to the variable group by hand
     pool_name: str
     namespace: pulumi.Input[str]
     registry_login_server: pulumi.Input[str]
@@ -89,17 +90,20 @@ class TeamDevOps(pulumi.ComponentResource):
             description="Acts only in the team's namespace (a namespaced Role, made by the stack)",
             opts=child,
         )
+        variables = {
+            "agentPool": args.pool_name,
+            "registryLoginServer": args.registry_login_server,
+            "namespace": args.namespace,
+            "kubernetesConnection": KUBERNETES_CONNECTION,
+        }
+        if args.backend_url:
+            variables["pulumiBackendUrl"] = args.backend_url  # the release's `pulumi login`
         group = azdo.VariableGroup(
             f"{name}-variables",
             project_id=project_id,
             name=VARIABLE_GROUP,
             allow_access=False,
-            variables=[
-                azdo.VariableGroupVariableArgs(name="agentPool", value=args.pool_name),
-                azdo.VariableGroupVariableArgs(name="registryLoginServer", value=args.registry_login_server),
-                azdo.VariableGroupVariableArgs(name="namespace", value=args.namespace),
-                azdo.VariableGroupVariableArgs(name="kubernetesConnection", value=KUBERNETES_CONNECTION),
-            ],
+            variables=[azdo.VariableGroupVariableArgs(name=k, value=v) for k, v in variables.items()],
             opts=child,
         )
         pipeline = azdo.BuildDefinition(

@@ -99,6 +99,7 @@ KNOWN_KEYS = frozenset(
         "azdoProject",
         "appSourceUrl",
         "toolkitSourceUrl",
+        "pulumiBackendUrl",
     }
 )
 

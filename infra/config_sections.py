@@ -400,6 +400,9 @@ def read_database(read: Reader) -> DatabaseConfig:
 
 
 SOURCE_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?/[^\s]*$")
+# The state backends `pulumi login` takes that another machine can reach (pulumi/pulumi
+# pkg/backend/diy: azblob://, s3://, gs://; anything https:// is a service backend).
+BACKEND_URL = re.compile(r"^(azblob|s3|gs)://[^\s]+$|^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s]*)?$")
 
 
 def read_devops(read: Reader, teams: tuple[str, ...], agents: AgentConfig) -> DevOpsConfig | None:
@@ -441,6 +444,14 @@ def read_devops(read: Reader, teams: tuple[str, ...], agents: AgentConfig) -> De
     toolkit = read.raw("toolkitSourceUrl")
     if toolkit and not SOURCE_URL.fullmatch(toolkit):
         raise ConfigError("toolkitSourceUrl", toolkit, "must be empty or the https:// URL of a Git repository")
+    backend = read.raw("pulumiBackendUrl")
+    if backend and not BACKEND_URL.fullmatch(backend):
+        raise ConfigError(
+            "pulumiBackendUrl",
+            backend,
+            "must be empty or a backend the release's agent can reach: azblob://CONTAINER?storage_account=ACCOUNT"
+            " or an https:// service (a file:// backend is on one machine only)",
+        )
     return DevOpsConfig(
         manage=True,
         organization_url=url,
@@ -448,6 +459,7 @@ def read_devops(read: Reader, teams: tuple[str, ...], agents: AgentConfig) -> De
         existing_project=bool(existing),
         app_source_url=app_source,
         toolkit_source_url=toolkit,
+        backend_url=backend,
     )
 
 

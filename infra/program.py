@@ -196,6 +196,7 @@ def _devops(
                 existing_project=devops.existing_project,
                 app_source_url=devops.app_source_url,
                 toolkit_source_url=devops.toolkit_source_url,
+                backend_url=devops.backend_url,
                 pool_name=cfg.agents.pool_for(team),
                 namespace=apps[team].namespace,
                 registry_login_server=registry.login_server,

@@ -149,6 +149,7 @@ class DevOpsConfig:
     existing_project: bool
     app_source_url: str
     toolkit_source_url: str  # empty: the toolkit repository starts empty and is pushed by hand
+    backend_url: str  # the release's `pulumi login`; empty: added to the variable group by hand
 
     def project_for(self, team: str) -> str:
         return naming.devops_project_name(self.project, team)

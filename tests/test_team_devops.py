@@ -4,6 +4,7 @@ Kubernetes rights, the naming rules, and azdoManage: false leaving everything as
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -149,3 +150,32 @@ def test_the_handout_says_what_is_done_and_asks_for_no_service_connection(
     assert "https://dev.azure.com/gdbc-bootcamp/team1/_git/MvcMusicStore" in text
     assert "_build?definitionId=" in text and "Already done for you" in text
     assert "create a Docker Registry service connection" not in text
+
+
+def _group(rec: recording.Recording, team: str) -> dict[str, object]:
+    [group] = [r for r in rec.of_type(f"{AZDO}variableGroup:VariableGroup") if r.name.startswith(f"{team}-")]
+    return {v["name"]: v.get("value") for v in group.plain("variables")}
+
+
+def test_the_variable_group_holds_what_the_pipeline_reads(stack_runs: dict[str, recording.Recording]) -> None:
+    pipeline = (Path(__file__).parent.parent / "azure-pipelines.yml").read_text()
+    group = _group(stack_runs["dev"], "team1")
+    assert group["agentPool"] == "gdbc-team1" and group["namespace"] == "musicstore-team1"
+    assert str(group["registryLoginServer"]).endswith(".azurecr.io")
+    # Without pulumiBackendUrl the release's backend is left to the organizer, as documented.
+    assert "pulumiBackendUrl" not in group and "$(pulumiBackendUrl)" in pipeline
+    backend = "azblob://state?storage_account=gdbcstate"
+    rec = recording.run("dev", overrides={"pulumiBackendUrl": backend})
+    assert _group(rec, "team1")["pulumiBackendUrl"] == backend
+    read = set(re.findall(r"\$\((\w+)\)", pipeline))
+    assert {"agentPool", "registryLoginServer", "pulumiBackendUrl"} <= read
+    assert read - {"version", "repository", "imageDigest", "appBranch", "databaseConnectionString"} <= set(
+        _group(rec, "team1")
+    )
+
+
+@pytest.mark.parametrize("backend", ["file:///home/organizer/state", "azblob:// state"])
+def test_a_backend_the_release_agent_cannot_reach_is_refused(backend: str) -> None:
+    with pytest.raises(ConfigError) as failure:
+        recording.run("dev", overrides={"pulumiBackendUrl": backend})
+    assert failure.value.key == "musicstore:pulumiBackendUrl" and "azblob://" in str(failure.value)
