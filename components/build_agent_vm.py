@@ -40,6 +40,10 @@ class BuildAgentVmArgs:
     public_ip: bool = False  # only where remote desktop is allowed from configured ranges
     shutdown: ShutdownArgs | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # What the registration waits for (the team's agent pool, when the stack makes it). A
+    # component's own depends_on does not reach its children (pulumi/runtime/resource.py
+    # takes a resource's dependencies from its own options only), so it is passed here.
+    registers_after: tuple[pulumi.Resource, ...] = ()
 
 
 class BuildAgentVm(pulumi.ComponentResource):
@@ -194,10 +198,11 @@ class BuildAgentVm(pulumi.ComponentResource):
                 lambda vault: {"commandToExecute": command(script, args.agent, PatLocation(vault, pat.secret_name))}
             ),
             tags=args.tags,
-            # The script reads the PAT as soon as it runs: the VM's grant must exist first.
+            # The script reads the PAT as soon as it runs: the VM's grant must exist first; it
+            # registers the agent: its pool must exist first.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[grant],
+                depends_on=[grant, *args.registers_after],
                 custom_timeouts=pulumi.CustomTimeouts(create=EXTENSION_TIMEOUT, update=EXTENSION_TIMEOUT),
             ),
         )

@@ -263,9 +263,9 @@ def _agents(
                     public_ip=bool(agents.rdp_source_ranges),
                     shutdown=shutdown,
                     tags=cfg.tags(team),
+                    # The agents register into the team's pool: when the stack makes it, it exists first.
+                    registers_after=(devops.pool,) if devops else (),
                 ),
-                # The agents register into the team's pool: when the stack makes it, it exists first.
-                opts=pulumi.ResourceOptions(depends_on=[devops.pool]) if devops else None,
             )
         )
     return built

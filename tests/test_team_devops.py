@@ -179,3 +179,15 @@ def test_a_backend_the_release_agent_cannot_reach_is_refused(backend: str) -> No
     with pytest.raises(ConfigError) as failure:
         recording.run("dev", overrides={"pulumiBackendUrl": backend})
     assert failure.value.key == "musicstore:pulumiBackendUrl" and "azblob://" in str(failure.value)
+
+
+def test_each_agent_registers_only_after_its_teams_pool_exists(stack_runs: dict[str, recording.Recording]) -> None:
+    rec = stack_runs["venue-ams"]
+    pools = {
+        r.name.removesuffix("-devops-pool"): urn for urn, r in rec.resources.items() if r.type == f"{AZDO}pool:Pool"
+    }
+    extensions = rec.of_type("azure-native:compute:VirtualMachineExtension")
+    assert len(extensions) == 30
+    for extension in extensions:
+        team = extension.name.split("-agent")[0]
+        assert pools[team] in extension.dependencies, extension.name
