@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -127,6 +128,37 @@ def test_diagram_files_exist_and_open(stack_plans: dict[str, Plan], tmp_path: Pa
     assert mermaid.startswith("flowchart LR") and '["team team1"]' in mermaid and '["shared"]' in mermaid
     assert ET.parse(written[".svg"]).getroot().tag.endswith("svg")
     assert written[".png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]  # the IHDR chunk: width and height, big-endian
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is installed by scripts/bootstrap --system")
+def test_the_venue_diagram_fits_a_screen_and_mermaids_limit(stack_plans: dict[str, Plan], tmp_path: Path) -> None:
+    venue = stack_plans["venue-ams"]
+    teams = venue.config.teams
+    assert len(teams) == 30
+    written = {p.suffix: p for p in diagram.write(venue.recording, teams, tmp_path)}
+    width, height = _png_size(written[".png"])
+    mermaid = written[".mmd"].read_text()
+    edges = mermaid.count(" --> ")
+    print(f"\nvenue-ams diagram: {width} x {height} px, {edges} Mermaid edges")
+    assert width <= 1600 and height <= 2000
+    assert edges < diagram.MERMAID_MAX_EDGES
+    # Shared once, the first team in full, the other 29 as one box, in the stack's order.
+    groups = re.findall(r'^  subgraph g\d+\["([^"]+)"\]', mermaid, re.M)
+    assert groups == ["shared", "team team01", "× 29 teams"]
+    assert "team02 … team30<br/>each built as team01" in mermaid
+    assert "team05" not in mermaid.replace("team02 … team30", "")
+
+
+def test_a_one_team_stack_is_drawn_whole(stack_plans: dict[str, Plan]) -> None:
+    dev = stack_plans["dev"]
+    shown = diagram.nodes(dev.recording, dev.config.teams)
+    assert len(set(shown.values())) == len(shown)  # no resource shares a node
+    assert "× " not in diagram.mermaid(dev.recording, dev.config.teams)
 
 
 def test_readme_shows_the_committed_diagram() -> None:
