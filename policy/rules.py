@@ -180,6 +180,18 @@ def pipeline_access_namespaced(r: Resource) -> Iterator[str]:
             yield f"the Kubernetes service connection authenticates by {kind}, not a namespaced service account"
 
 
+def azdo_least_access(r: Resource) -> Iterator[str]:
+    """A team's Azure DevOps objects serve its own pipeline, authorised one by one, and a
+    release is approved by someone other than the person who started it."""
+    if r.type == "azuredevops:index/variableGroup:VariableGroup" and r.props.get("allowAccess") is True:
+        yield "the variable group is open to every pipeline of the project; authorise the team's pipeline instead"
+    if r.type == "azuredevops:index/checkApproval:CheckApproval":
+        if r.props.get("requesterCanApprove") is True:
+            yield "whoever starts a release may approve it; set requesterCanApprove false"
+        if int(r.props.get("minimumRequiredApprovers") or 0) < 1:
+            yield "the approval needs no approver; set minimumRequiredApprovers to 1 or more"
+
+
 def agents_shut_down(resources: Sequence[Resource]) -> Iterator[tuple[Resource, str]]:
     schedules = [
         r.props.get("targetResourceId")
@@ -229,6 +241,12 @@ RULES: tuple[Rule, ...] = (
         "Pipelines reach Kubernetes as a namespaced service account, never cluster-wide.",
         True,
         pipeline_access_namespaced,
+    ),
+    Rule(
+        "azdo-least-access",
+        "Azure DevOps objects open to the team's pipeline only; releases approved by another person.",
+        True,
+        azdo_least_access,
     ),
     Rule("prod-images-by-digest", "Prod runs images by digest, never by tag.", True, prod_images_by_digest),
     Rule("registry-admin-user", "Registry admin users are a bootcamp convenience.", False, registry_admin_user),

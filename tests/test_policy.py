@@ -8,6 +8,7 @@ import sys
 from types import SimpleNamespace
 from typing import Any
 
+import pulumi_azuredevops as azdo
 import pulumi_kubernetes as k8s
 import pytest
 from pulumi_azure_native import compute, containerregistry, containerservice, keyvault, network
@@ -108,6 +109,14 @@ BREAKING: dict[str, Any] = {
             api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="cluster-admin"
         ),
         subjects=[k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name="azure-pipelines", namespace="musicstore-team1")],
+    ),
+    "azdo-least-access": lambda: azdo.CheckApproval(
+        "self-approved",
+        project_id="p",
+        target_resource_id="1",
+        target_resource_type="environment",
+        approvers=["a"],
+        requester_can_approve=True,
     ),
 }
 
@@ -231,3 +240,23 @@ def test_run_by_hand_the_pack_lists_its_rules_and_exits() -> None:
     assert done.returncode == 0, done.stderr
     listed = {line.split()[0] for line in done.stdout.splitlines()[1:]}
     assert listed == {rule.name for rule in rules.RULES}
+
+
+def test_an_open_variable_group_breaks_azdo_least_access(recorder: Recorder) -> None:
+    opened = recorder(
+        lambda: azdo.VariableGroup(
+            "open", project_id="p", name="musicstore", allow_access=True, variables=[{"name": "a", "value": "b"}]
+        )
+    )
+    [found] = reported(check_policies(opened), "azdo-least-access")
+    assert "open to every pipeline" in found.message and found.severity == "error"
+
+
+def test_every_stack_keeps_azdo_least_access(stack_plans: dict[str, Plan]) -> None:
+    checked = [
+        p
+        for p in stack_plans.values()
+        if any(r.type.startswith("azuredevops:") for r in p.recording.resources.values())
+    ]
+    assert checked  # dev and the venue manage Azure DevOps
+    assert all(reported(p.findings, "azdo-least-access") == [] for p in checked)
