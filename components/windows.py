@@ -3,6 +3,8 @@ app builds from and runs on for that release, and which Marketplace image builds
 
 from __future__ import annotations
 
+import re
+
 # Windows container images run with process isolation on AKS, so the image's Windows
 # release must be the node's: ltsc2022 on Windows2022 nodes, ltsc2025 on Windows2025.
 WINDOWS_VERSION_FOR_OS_SKU = {"Windows2022": "ltsc2022", "Windows2025": "ltsc2025"}
@@ -20,3 +22,16 @@ APP_BASE_IMAGES = {
         "mcr.microsoft.com/dotnet/framework/aspnet:4.8.1-windowsservercore-ltsc2025",
     ),
 }
+
+
+def dockerfile_base_images(dockerfile: str) -> tuple[str, str]:
+    """The SDK and runtime images a Dockerfile builds on by default (its ARG lines)."""
+    found = dict(re.findall(r"^ARG (SDK_IMAGE|RUNTIME_IMAGE)=(\S+)$", dockerfile, flags=re.MULTILINE))
+    return found.get("SDK_IMAGE", ""), found.get("RUNTIME_IMAGE", "")
+
+
+def dockerfile_release(dockerfile: str) -> str | None:
+    """The Windows release of the app image a Dockerfile builds: the release whose
+    APP_BASE_IMAGES pair its ARGs name, or None when they name no such pair."""
+    images = dockerfile_base_images(dockerfile)
+    return next((release for release, pair in APP_BASE_IMAGES.items() if pair == images), None)

@@ -8,6 +8,7 @@ else in the project reads Pulumi config; `load` is the one place that asks the e
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from pathlib import Path
 import pulumi
 
 from components.naming import LINUX_POOL_NAME
+from components.windows import WINDOWS_VERSION_FOR_OS_SKU
 from infra import dated_facts, stack_files
 from infra.config_sections import (
     K8S_VERSION,
@@ -122,6 +124,15 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
     environment = read.string("environment", re.compile(r"^[a-z][a-z0-9]{1,7}$"), name_rule.format("2-8"))
     prefix = read.string("namePrefix", re.compile(r"^[a-z][a-z0-9]{1,7}$"), name_rule.format("2-8"))
     location = read.string("location", REGION, "must be an Azure region name such as westeurope")
+    if location not in dated_facts.REGIONS:
+        near = difflib.get_close_matches(location, sorted(dated_facts.REGIONS), n=1)
+        raise ConfigError(
+            "location",
+            location,
+            f"is not an Azure region of the table read {dated_facts.READ_ON}"
+            + (f"; did you mean {near[0]}?" if near else "")
+            + f" ({dated_facts.REGIONS_SOURCE})",
+        )
     teams = read_teams(read.json("teams", list, "a JSON list of team names"), read)
 
     kubernetes_version = read.string(
@@ -216,19 +227,24 @@ def load(stack: str | None = None) -> StackConfig:
     """Read this project's config from the running Pulumi engine and parse it. The stack file
     beside the program is read too, for what the engine cannot tell: a value YAML changed."""
     stack = stack or pulumi.get_stack()
-    if (stack_files.ROOT / f"Pulumi.{stack}.yaml").is_file():
-        refuse_retyped(stack_files.load(stack).retyped, stack)
-    return parse_namespaced(_engine_config(), stack=stack, is_secret=_is_engine_secret)
+    # The language host runs the program in the project's folder (pulumi-language-python).
+    root = Path.cwd()
+    if (root / f"Pulumi.{stack}.yaml").is_file():
+        refuse_retyped(stack_files.load(stack, root).retyped, stack)
+    cfg = parse_namespaced(_engine_config(), stack=stack, is_secret=_is_engine_secret)
+    refuse_unrunnable_image(cfg, stack_files.image_release(root))
+    return cfg
 
 
 def refuse_retyped(retyped: tuple[stack_files.Retyped, ...], stack: str) -> None:
     """A value declared text that YAML turned into a number, boolean or timestamp: the program
     would get the CLI's rendering of it (1.30 becomes 1.3), so the file must quote it."""
     for found in retyped:
+        article = "an" if found.kind[0] in "aeiou" else "a"
         raise ConfigError(
             found.key.split(":", 1)[1],
             found.text,
-            f"YAML reads it unquoted as a {found.kind}, which `pulumi up` passes on as {found.value!r}:"
+            f"YAML reads it unquoted as {article} {found.kind}, which `pulumi up` passes on as {found.value!r}:"
             f" quote it in Pulumi.{stack}.yaml",
         )
 
@@ -277,7 +293,27 @@ def offline_files(
 
 def from_files(files: stack_files.StackFiles, stack: str) -> StackConfig:
     refuse_retyped(files.retyped, stack)
-    return parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)
+    cfg = parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)
+    refuse_unrunnable_image(cfg, files.image_release)
+    return cfg
+
+
+def refuse_unrunnable_image(cfg: StackConfig, release: str | None) -> None:
+    """The image the pipeline builds from app/Dockerfile must run on the stack's app nodes: AKS
+    runs Windows containers with process isolation, so the image's Windows release must be the
+    node's (components/windows.py). None: no Dockerfile to judge (musicstore dockerfile-check
+    names a Dockerfile off the table)."""
+    if release is None or cfg.app.windows_version == release:
+        return
+    sku = next(s for s, r in WINDOWS_VERSION_FOR_OS_SKU.items() if r == release)
+    pools = ", ".join(f"{p.name}={p.os_sku}" for p in cfg.windows_pools)
+    raise ConfigError(
+        "appWindowsVersion",
+        cfg.app.windows_version,
+        f"app/Dockerfile builds the image on {release}, which a {cfg.app.windows_version} node cannot run"
+        f" (Windows containers on AKS run with process isolation): set appWindowsVersion {release} with a"
+        f" {sku} pool (pools: {pools}), or build app/Dockerfile on {cfg.app.windows_version}",
+    )
 
 
 def parse_namespaced(config: Mapping[str, str], *, stack: str, is_secret: Callable[[str], bool]) -> StackConfig:

@@ -248,7 +248,10 @@ def read_app(read: Reader, pools: tuple[WindowsPool, ...]) -> AppConfig:
     if not any(p.windows_version == windows_version for p in pools):
         skus = ", ".join(f"{p.name}={p.os_sku}" for p in pools)
         raise ConfigError(
-            "appWindowsVersion", windows_version, f"needs a Windows pool of the matching OS SKU (pools: {skus})"
+            "appWindowsVersion",
+            windows_version,
+            f"needs a Windows pool of the matching OS SKU, as Windows containers on AKS run with process"
+            f" isolation (pools: {skus})",
         )
     digest = read.raw("appImageDigest") or None
     if digest is not None and not DIGEST.fullmatch(digest):
@@ -323,11 +326,17 @@ def read_expiry(read: Reader) -> datetime | None:
     text = read.raw("expiresAt")
     if not text:
         return None
+    rule = (
+        "must be an ISO 8601 date and time with its time zone, such as 2026-11-22T18:00:00Z or"
+        " 2026-11-22T19:00:00+01:00, or empty"
+    )
     try:
-        moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+        moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ConfigError("expiresAt", text, "must be a UTC time such as 2026-11-22T18:00:00Z, or empty") from None
-    return moment.replace(tzinfo=UTC)
+        raise ConfigError("expiresAt", text, rule) from None
+    if "T" not in text or moment.tzinfo is None:
+        raise ConfigError("expiresAt", text, rule)
+    return moment.astimezone(UTC)
 
 
 def boolean(read: Reader, key: str) -> bool:

@@ -146,3 +146,25 @@ def vm_family(size: str) -> str | None:
 def restriction(size: str) -> VmFamilyRestriction | None:
     family = vm_family(size)
     return RESTRICTED_VM_FAMILIES.get(family) if family else None
+
+
+# The public Azure regions by the name ARM takes (`az account list-locations`), as published on
+# 2026-05-24 (gist ausfestivus/04e55c7d80229069bf3bc75870630ec8, "az account list-locations -o
+# table") and by northflank.com/cloud/azure/regions; logical and EUAP regions left out. Whether
+# a region offers each VM size a stack uses is not in any source at hand here: `az vm list-skus
+# --location REGION --size SIZE` answers it, and the quota lines of the plan say what to ask for.
+REGIONS_SOURCE = "az account list-locations, as published 2026-05-24 (infra/dated_facts.py REGIONS)"
+REGIONS: frozenset[str] = frozenset(
+    {
+        "australiacentral", "australiacentral2", "australiaeast", "australiasoutheast", "austriaeast",
+        "belgiumcentral", "brazilsouth", "brazilsoutheast", "canadacentral", "canadaeast", "centralindia",
+        "centralus", "chilecentral", "eastasia", "eastus", "eastus2", "francecentral", "francesouth",
+        "germanynorth", "germanywestcentral", "indonesiacentral", "israelcentral", "italynorth", "japaneast",
+        "japanwest", "jioindiacentral", "jioindiawest", "koreacentral", "koreasouth", "malaysiawest",
+        "mexicocentral", "newzealandnorth", "northcentralus", "northeurope", "norwayeast", "norwaywest",
+        "polandcentral", "qatarcentral", "southafricanorth", "southafricawest", "southcentralus",
+        "southeastasia", "southindia", "spaincentral", "swedencentral", "switzerlandnorth", "switzerlandwest",
+        "uaecentral", "uaenorth", "uksouth", "ukwest", "westcentralus", "westeurope", "westindia", "westus",
+        "westus2", "westus3",
+    }
+)  # fmt: skip

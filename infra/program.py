@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pulumi
@@ -23,8 +25,21 @@ from infra import config
 from infra.stack_config import StackConfig
 
 
+def clock() -> datetime:
+    return datetime.now(UTC)
+
+
+# When the stack is judged against its expiresAt: now, under `pulumi up` and `pulumi preview`.
+# The offline plan runs this same program at the moment it is asked for (offline/recording.py).
+judged_at: Callable[[], datetime] = clock
+
+
 def main() -> None:
-    build(config.load())
+    cfg = config.load()
+    warning = cfg.expiry_warning(judged_at())  # a past expiresAt stops here
+    if warning:
+        pulumi.log.warn(warning)
+    build(cfg)
 
 
 def build(cfg: StackConfig) -> None:

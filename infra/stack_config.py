@@ -194,6 +194,29 @@ class StackConfig:
     promotion: PromotionConfig | None = None
     devops: DevOpsConfig | None = None  # None: the stack leaves Azure DevOps alone
 
+    def expiry_warning(self, now: datetime) -> str | None:
+        """Raises ConfigError when expiresAt has passed: the scheduled teardown would destroy what
+        `pulumi up` builds within the hour. Returns a warning when it falls within the next
+        sessionHours. `pulumi up`, preview and the offline plan all ask, before anything is
+        registered; teardown never does (`pulumi destroy` does not run the program)."""
+        if self.expires_at is None:
+            return None
+        end = f"{self.expires_at:%Y-%m-%dT%H:%M:%SZ}"
+        if self.expires_at <= now:
+            raise ConfigError(
+                "expiresAt",
+                end,
+                f"has passed (it is {now:%Y-%m-%dT%H:%M:%SZ}): the scheduled teardown would destroy the stack"
+                " within the hour; set the end of the coming session, or tear the stack down",
+            )
+        hours = (self.expires_at - now).total_seconds() / 3600
+        if hours < self.session_hours:
+            return (
+                f"config {PROJECT}:expiresAt {end} is {hours:.1f} h away, within a session of"
+                f" {self.session_hours} h (sessionHours): the scheduled teardown destroys the stack then"
+            )
+        return None
+
     def tags(self, team: str = "shared") -> dict[str, str]:
         """Tags of every taggable resource: a team's own, or "shared" ones of the stack."""
         expiry = self.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.expires_at else "never"

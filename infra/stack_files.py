@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from components import windows
 from infra import yaml_scalars
 from infra.yaml_scalars import Plain
 
@@ -50,6 +51,8 @@ class StackFiles:
     # Required secrets the files do not set, filled with marked placeholders for an offline run.
     placeholders: frozenset[str] = frozenset()
     retyped: tuple[Retyped, ...] = ()
+    # The Windows release of the image app/Dockerfile builds (None: no such file, or no known pair).
+    image_release: str | None = None
 
 
 def stacks(root: Path = ROOT) -> list[str]:
@@ -108,6 +111,7 @@ def load(
         values=values,
         secret_keys=frozenset(secrets),
         retyped=tuple(r for r in retyped if r.key not in overridden),
+        image_release=image_release(root),
     )
 
 
@@ -137,3 +141,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise StackFileError(f"{path.name}: must be a YAML mapping")
     return data
+
+
+def image_release(root: Path = ROOT) -> str | None:
+    """The Windows release of the app image that root/app/Dockerfile builds, or None."""
+    dockerfile = root / "app" / "Dockerfile"
+    return windows.dockerfile_release(dockerfile.read_text(encoding="utf-8")) if dockerfile.is_file() else None

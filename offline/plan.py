@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,17 +56,23 @@ def make_plan(
     progress: Callable[[str, int], None] | None = None,
     price_table: prices.PriceTable | None = None,
     today: date | None = None,
+    now: datetime | None = None,
     _chain: tuple[str, ...] = (),
 ) -> Plan:
     """Plan `stack`, and first every stack it references, whose outputs answer its
     StackReferences. The stack is judged against the dated facts at its `expiresAt`, else at
-    `today`, which the caller gives (without it, the day the table was read).
+    `today`, which the caller gives (without it, the day the table was read); a past or imminent
+    `expiresAt` is judged at `now` (without it, the start of that day, UTC).
     Raises ConfigError, StackFileError or PlanError on bad input."""
     if stack in _chain:
         raise PlanError(f"stack references form a cycle: {' -> '.join((*_chain, stack))}")
     started = time.perf_counter()
     files = config.offline_files(stack, root, overrides=overrides, secret_overrides=secret_overrides)
     cfg = config.from_files(files, stack)
+    # As `pulumi up` does: a past expiresAt stops the plan before anything is registered.
+    moment = now or datetime.combine(today or READ_ON, datetime.min.time(), UTC)
+    warning = cfg.expiry_warning(moment)
+    session = [Finding("warning", "expires-within-session", "stack", warning)] if warning else []
 
     references = {}
     if cfg.promote_from_stack:
@@ -77,7 +83,13 @@ def make_plan(
         if source not in stack_files.stacks(root):
             raise ConfigError("promoteFromStack", cfg.promote_from_stack, f"names no stack here (Pulumi.{source}.yaml)")
         references[source] = make_plan(
-            source, root=root, progress=progress, price_table=price_table, today=today, _chain=(*_chain, stack)
+            source,
+            root=root,
+            progress=progress,
+            price_table=price_table,
+            today=today,
+            now=now,
+            _chain=(*_chain, stack),
         )
 
     def outputs_of(name: str) -> dict[str, Any]:
@@ -92,6 +104,7 @@ def make_plan(
         files=files,
         stack_outputs=outputs_of,
         on_register=(lambda n: progress(stack, n)) if progress else None,
+        now=moment,
     )
     shown = {k: ("[secret]" if k in files.secret_keys else v) for k, v in sorted(files.values.items())}
     demand, _ = quota.demands(rec, cfg)
@@ -103,7 +116,11 @@ def make_plan(
         needed=sorted(files.placeholders),
         recording=rec,
         findings=sorted(
-            check_graph(rec) + check_policies(rec) + quota.check(rec, cfg) + expiry.judge(cfg, today or READ_ON),
+            check_graph(rec)
+            + check_policies(rec)
+            + quota.check(rec, cfg)
+            + expiry.judge(cfg, today or READ_ON)
+            + session,
             key=lambda f: (f.severity, f.rule, f.resource, f.message),
         ),
         critical=graph.plan_critical_path(rec),

@@ -16,6 +16,7 @@ import re
 import runpy
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ from pulumi.runtime import settings as sdk_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from infra import config, stack_files
+from infra import config, program, stack_files
+from infra.dated_facts import READ_ON
 from offline.mocks import RESOURCE_SIG, SIG_KEY, OfflineMocks
 from offline.mocks import SECRET_SIG as SECRET_VALUE_SIG
 from offline.mocks import reveal as unwrap
@@ -215,16 +217,19 @@ def run(
     stack_outputs: Callable[[str], Mapping[str, Any]] | None = None,
     on_register: Callable[[int], None] | None = None,
     files: stack_files.StackFiles | None = None,
+    now: datetime | None = None,
 ) -> Recording:
     """Run the program for `stack` under mocks. `overrides` replace config values (keys without
     the project namespace, values as the CLI would pass them); `secret_overrides` set
-    values as `pulumi config set --secret` would."""
+    values as `pulumi config set --secret` would. The program judges expiresAt at `now`
+    (without it, the start of the day the dated facts were read), never at the clock."""
     if files is None:
         files = config.offline_files(stack, root, overrides=overrides, secret_overrides=secret_overrides)
 
     # As the language host does: the program directory (the project root) is the working
     # directory, and its __main__.py runs as __main__.
-    with _chdir(root):
+    at = now or datetime.combine(READ_ON, datetime.min.time(), UTC)
+    with _chdir(root), _judged_at(at):
         return record(
             lambda: runpy.run_path(str(root), run_name="__main__"),
             project=files.project,
@@ -311,3 +316,13 @@ def _chdir(path: Path) -> Iterator[None]:
         yield
     finally:
         os.chdir(before)
+
+
+@contextlib.contextmanager
+def _judged_at(moment: datetime) -> Iterator[None]:
+    before = program.judged_at
+    program.judged_at = lambda: moment
+    try:
+        yield
+    finally:
+        program.judged_at = before

@@ -59,7 +59,8 @@ def plan(argv: list[str] | None = None) -> int:
         type=_day,
         default=None,
         metavar="YYYY-MM-DD",
-        help="judge the stack's dated facts on this day when it has no expiresAt (default: today)",
+        help="judge the stack on this day (its expiresAt from the day's start, its dated facts when it has"
+        " no expiresAt); default: now",
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON")
     parser.add_argument("--diagram", type=Path, metavar="DIR", help="write Mermaid, DOT and (with Graphviz) SVG/PNG")
@@ -81,6 +82,7 @@ def plan(argv: list[str] | None = None) -> int:
             progress=_progress,
             price_table=table,
             today=args.date or datetime.now(UTC).date(),
+            now=datetime.combine(args.date, datetime.min.time(), UTC) if args.date else datetime.now(UTC),
         )
     except (ConfigError, stack_files.StackFileError, PlanError, OSError, ValueError, KeyError) as err:
         print(messages.error_line(err), file=sys.stderr)

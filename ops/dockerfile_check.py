@@ -10,11 +10,10 @@ stack must run it on a pool of the same OS SKU. The release is decided once, by
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
-from components.windows import APP_BASE_IMAGES, WINDOWS_VERSION_FOR_OS_SKU
+from components.windows import WINDOWS_VERSION_FOR_OS_SKU, dockerfile_base_images, dockerfile_release
 from infra import messages, stack_files
 from infra.config import load_stack
 from infra.stack_config import ConfigError, StackConfig
@@ -23,18 +22,12 @@ from offline.expiry import base_image_problem
 DOCKERFILE = stack_files.ROOT / "app" / "Dockerfile"
 
 
-def base_images(dockerfile: str) -> tuple[str, str]:
-    """The SDK and runtime images the Dockerfile builds on by default."""
-    found = dict(re.findall(r"^ARG (SDK_IMAGE|RUNTIME_IMAGE)=(\S+)$", dockerfile, flags=re.MULTILINE))
-    return found.get("SDK_IMAGE", ""), found.get("RUNTIME_IMAGE", "")
-
-
 def problems(dockerfile: str, configs: dict[str, StackConfig]) -> list[str]:
-    images = base_images(dockerfile)
+    images = dockerfile_base_images(dockerfile)
     unsupported = [problem for image in images if (problem := base_image_problem(image))]
     if unsupported:
         return [f"app/Dockerfile: {problem}" for problem in unsupported]
-    release = next((v for v, pair in APP_BASE_IMAGES.items() if pair == images), None)
+    release = dockerfile_release(dockerfile)
     if release is None:
         return [f"app/Dockerfile builds on {images[0]} and {images[1]}, not a pair of APP_BASE_IMAGES"]
     found = []

@@ -73,3 +73,15 @@ def registries(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Local
     finally:
         dev.stop()
         prod.stop()
+
+
+def project_building(release: str, base: Path) -> Path:
+    """A copy of the project whose app/Dockerfile builds the image on `release` (ltsc2025, say):
+    what a stack of that release's pools is planned against."""
+    for path in [*stack_files.ROOT.glob("Pulumi*.yaml"), stack_files.ROOT / "__main__.py"]:
+        (base / path.name).write_text(path.read_text())
+    dockerfile = (stack_files.ROOT / "app" / "Dockerfile").read_text()
+    (base / "app").mkdir(exist_ok=True)
+    (base / "app" / "Dockerfile").write_text(dockerfile.replace("-ltsc2022", f"-{release}"))
+    assert stack_files.image_release(base) == release
+    return base

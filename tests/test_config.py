@@ -95,7 +95,7 @@ RULES = [
         "app-without-pool",
         {"appWindowsVersion": "ltsc2025"},
         "appWindowsVersion",
-        "matching OS SKU (pools: win22=Windows2022)",
+        "matching OS SKU, as Windows containers on AKS run with process isolation (pools: win22=Windows2022)",
     ),
     ("app-replicas", {"appReplicas": "0"}, "appReplicas", "whole number from 1 to 20"),
     ("database-mode", {"databaseMode": "azure"}, "databaseMode", "one of in-cluster, external"),

@@ -19,6 +19,7 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ def deployed(workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistr
         secrets = {key.split(":", 1)[1]: secret_value(stack, key) for key in offline_files(stack).placeholders}
         # The release pipeline sets the digest it built and tested; here, the image pushed to dev.
         values = {"promoteDigest": digest} if load_stack(stack).promote_from_stack else {}
+        if load_stack(stack).expires_at:
+            # The organizer sets the end of the coming session: `pulumi up` refuses a past one,
+            # and the committed date ages while the clock does not.
+            values["expiresAt"] = stamp(datetime.now(UTC) + timedelta(days=30))
         workspace.init(stack, secrets, values)
         preview = workspace.pulumi("preview", "--json", stack=stack, check=False)
         up = workspace.pulumi("up", "--yes", stack=stack, check=False)
@@ -75,6 +80,10 @@ def deployed(workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistr
             secrets=list(secrets.values()),
         )
     return done
+
+
+def stamp(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
 
 
 def planned(plan: Plan) -> Counter[str]:
@@ -240,6 +249,14 @@ def test_destroy_is_refused_for_prods_protected_resources(workspace: Workspace, 
 
 def test_pulumi_destroy_empties_a_stack(workspace: Workspace, deployed: dict[str, Deployed]) -> None:
     venue = next(s for s in STACKS if s.startswith("venue-"))
+    # Past its expiresAt the program refuses a preview (or an up) in one line; destroy does not
+    # run the program, so the teardown of an expired venue goes on.
+    passed = stamp(datetime.now(UTC) - timedelta(hours=1))
+    workspace.pulumi("config", "set", "expiresAt", passed, stack=venue)
+    refused = workspace.pulumi("preview", stack=venue, check=False)
+    assert refused.returncode != 0
+    assert f'config musicstore:expiresAt = "{passed}": has passed' in refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stdout + refused.stderr
     workspace.pulumi("destroy", "--yes", stack=venue)
     assert managed(workspace.resources(venue)) == Counter()
     assert workspace.cloud_objects(venue) == []

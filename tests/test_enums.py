@@ -4,6 +4,7 @@ enum for that resource's API version: one walk over all the recorded resources o
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pulumi_azure_native.containerservice as containerservice
 import pytest
@@ -12,6 +13,7 @@ from infra import stack_files
 from infra.stack_config import ConfigError
 from offline import enums, recording
 from offline.plan import Plan, make_plan
+from tests.conftest import project_building
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 
@@ -25,9 +27,10 @@ def test_every_enum_input_of_every_resource_is_in_the_sdks_enum(
     assert [p for r in resources for p in enums.problems(r.type, r.plain_inputs())] == []
 
 
-def test_an_os_sku_the_api_version_lacks_is_caught_from_a_stack_file() -> None:
+def test_an_os_sku_the_api_version_lacks_is_caught_from_a_stack_file(tmp_path: Path) -> None:
     pools = '{"win25": {"vmSize": "Standard_D4s_v5", "count": 1, "osSku": "Windows2025"}}'
-    plan = make_plan("dev", overrides={"windowsPools": pools, "appWindowsVersion": "ltsc2025"})
+    overrides = {"windowsPools": pools, "appWindowsVersion": "ltsc2025"}
+    plan = make_plan("dev", root=project_building("ltsc2025", tmp_path), overrides=overrides)
     found = [p for r in plan.recording.resources.values() for p in enums.problems(r.type, r.plain_inputs())]
     assert any("osSKU = 'Windows2025': not in OSSKU" in p for p in found)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 import yaml
@@ -11,6 +12,7 @@ from infra import dated_facts, stack_files
 from offline.expiry import base_image_problem
 from offline.plan import Plan, make_plan
 from ops import cli, dockerfile_check
+from tests.conftest import project_building
 
 EXPIRY_RULES = {
     "kubernetes-version-expired",
@@ -65,10 +67,11 @@ def test_the_base_image_tag_no_longer_built_is_refused() -> None:
     assert dockerfile_check.problems(dockerfile, dockerfile_check.stack_configs())[0].startswith("app/Dockerfile: ")
 
 
-def test_windows2025_with_the_sdks_api_version_is_refused_with_the_reason() -> None:
+def test_windows2025_with_the_sdks_api_version_is_refused_with_the_reason(tmp_path: Path) -> None:
     pools = '{"win25": {"vmSize": "Standard_D4s_v5", "count": 1, "osSku": "Windows2025"}}'
     overrides = {"windowsPools": pools, "appWindowsVersion": "ltsc2025"}
-    plan = make_plan("dev", overrides=overrides, today=date(2026, 12, 1))
+    root = project_building("ltsc2025", tmp_path)
+    plan = make_plan("dev", root=root, overrides=overrides, today=date(2026, 12, 1))
     [api] = found(plan, "os-sku-not-in-api-version")
     assert dated_facts.SDK_AKS_API_VERSION != "unknown"
     assert f"AKS API {dated_facts.SDK_AKS_API_VERSION}" in api and "InvalidOSSKU" in api

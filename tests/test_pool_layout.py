@@ -41,7 +41,7 @@ def second_up(first: dict[str, str], second: dict[str, str]) -> tuple[recording.
 
 
 def test_a_changed_tag_changes_tags_only_and_no_pool_nor_the_agents_secret() -> None:
-    after, changes = second_up({"expiresAt": "2026-11-22T18:00:00Z"}, {"expiresAt": "2026-11-23T18:00:00Z"})
+    after, changes = second_up({"expiresAt": "2027-01-22T18:00:00Z"}, {"expiresAt": "2027-01-23T18:00:00Z"})
     assert after.one(CLUSTER).urn in changes
     assert {key for keys in changes.values() for key in keys} == {"tags"}, changes
     # A pool's or the PAT secret's tag change would be real work: an agent pool operation on every

@@ -86,7 +86,7 @@ def test_every_taggable_resource_carries_expiry_and_team(venue: Plan) -> None:
             # new PAT version that reruns every bootstrap (components/naming.py, MOVING_TAGS).
             assert "expires-at" not in tags, reg.name
         else:
-            assert tags.get("expires-at") == "2026-11-28T18:00:00Z", reg.name
+            assert tags.get("expires-at") == "2027-03-20T18:00:00Z", reg.name
         assert tags.get("team") in (*venue.config.teams, "shared"), reg.name
         owner = reg.name.split("-")[0]
         if owner in venue.config.teams:
@@ -97,7 +97,7 @@ def test_a_stack_without_expiry_says_never(stack_plans: dict[str, Plan]) -> None
     group = stack_plans["dev"].recording.one("azure-native:resources:ResourceGroup")
     assert group.plain("tags")["expires-at"] == "never"
     assert "expires: never" in render(stack_plans["dev"])
-    assert "expires: 2026-11-28T18:00:00Z" in render(stack_plans[VENUE])
+    assert "expires: 2027-03-20T18:00:00Z" in render(stack_plans[VENUE])
 
 
 # --- cost --------------------------------------------------------------------------------
@@ -198,7 +198,10 @@ def test_teams_by_count_and_prefix() -> None:
         ),
         ({"teamCount": "31"}, "config musicstore:teamCount = 31: must be a whole number from 0 to 30"),
         ({"teamCount": "2", "teamPrefix": "Team"}, 'config musicstore:teamPrefix = "Team": must be 1-10 lowercase'),
-        ({"expiresAt": "tomorrow"}, 'config musicstore:expiresAt = "tomorrow": must be a UTC time'),
+        (
+            {"expiresAt": "tomorrow"},
+            'config musicstore:expiresAt = "tomorrow": must be an ISO 8601 date and time with its time zone',
+        ),
         ({"sessionHours": "0"}, "config musicstore:sessionHours = 0: must be a whole number from 1 to 72"),
         ({"quotaRegionalVcpus": "0"}, "config musicstore:quotaRegionalVcpus = 0: must be a whole number"),
     ],

@@ -86,10 +86,10 @@ def test_an_unquoted_timestamp_is_refused_naming_the_key(tmp_path: Path) -> None
     text = (
         (ROOT / "Pulumi.venue-ams.yaml")
         .read_text()
-        .replace('musicstore:expiresAt: "2026-11-28T18:00:00Z"', "musicstore:expiresAt: 2026-11-28T18:00:00Z")
+        .replace('musicstore:expiresAt: "2027-03-20T18:00:00Z"', "musicstore:expiresAt: 2027-03-20T18:00:00Z")
     )
-    assert "expiresAt: 2026-11-28T18:00:00Z" in text
-    with pytest.raises(ConfigError, match=r"expiresAt = .*unquoted as a timestamp.*'2026-11-28 18:00:00 \+0000 UTC'"):
+    assert "expiresAt: 2027-03-20T18:00:00Z" in text
+    with pytest.raises(ConfigError, match=r"expiresAt = .*unquoted as a timestamp.*'2027-03-20 18:00:00 \+0000 UTC'"):
         load_stack("venue-new", project_with(tmp_path, text))
 
 

@@ -1,0 +1,102 @@
+"""A venue file copied for a new city and edited by hand (issue 15): each value YAML or the
+organizer got wrong stops the plan with one line naming the key and the rule, before any
+resource is registered; the copy with a new prefix and address range plans clean."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from infra import stack_files
+from infra.dated_facts import READ_ON
+from infra.stack_config import ConfigError
+from offline.plan import make_plan
+
+ROOT = stack_files.ROOT
+VENUE = (ROOT / "Pulumi.venue-ams.yaml").read_text()
+# The plan's moment when none is given: the start of the day the dated table was read.
+PLANNED_AT = datetime.combine(READ_ON, datetime.min.time(), UTC)
+
+
+def copied(tmp_path: Path, text: str) -> Path:
+    """A project folder as the organizer's: the project's files, and the copy as venue-ber."""
+    for path in [*ROOT.glob("Pulumi*.yaml"), ROOT / "__main__.py"]:
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "app").mkdir()
+    shutil.copy(ROOT / "app" / "Dockerfile", tmp_path / "app" / "Dockerfile")
+    (tmp_path / "Pulumi.venue-ber.yaml").write_text(text)
+    return tmp_path
+
+
+def ber(text: str = VENUE) -> str:
+    """The copy as the organizer means it: Berlin's prefix and address range."""
+    return text.replace("environment: ams", "environment: ber").replace("10.40.0.0/16", "10.41.0.0/16")
+
+
+def expires(stamp: str) -> str:
+    return ber().replace('"2027-03-20T18:00:00Z"', stamp)
+
+
+BAD = {
+    "version-lost-its-zero": (ber() + "  musicstore:kubernetesVersion: 1.30\n", "kubernetesVersion", "quote it"),
+    "unquoted-timestamp": (expires("2027-03-20T18:00:00Z"), "expiresAt", "unquoted as a timestamp"),
+    "timestamp-without-zone": (expires('"2027-03-20T18:00:00"'), "expiresAt", "with its time zone"),
+    "expiry-passed": (
+        expires(f'"{PLANNED_AT - timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}"'),
+        "expiresAt",
+        "has passed",
+    ),
+    "number-for-text": (ber() + "  musicstore:agentShutdownTime: 0800\n", "agentShutdownTime", "as a number"),
+    "boolean-for-text": (ber() + "  musicstore:azdoManage: True\n", "azdoManage", "as a boolean"),
+    "region-typo": (ber() + "  musicstore:location: westeruope\n", "location", "did you mean westeurope?"),
+    "kubernetes-1.99": (ber() + '  musicstore:kubernetesVersion: "1.99"\n', "kubernetesVersion", "table read"),
+    "windows2025-pool-for-an-ltsc2022-image": (
+        ber().replace("osSku: Windows2022", "osSku: Windows2025") + "  musicstore:appWindowsVersion: ltsc2025\n",
+        "appWindowsVersion",
+        "app/Dockerfile builds the image on ltsc2022",
+    ),
+    "windows2025-pool-only": (
+        ber().replace("osSku: Windows2022", "osSku: Windows2025"),
+        "appWindowsVersion",
+        "process isolation",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "key", "rule"), BAD.values(), ids=BAD.keys())
+def test_each_bad_value_of_a_copied_venue_is_one_line_before_anything_is_registered(
+    tmp_path: Path, text: str, key: str, rule: str
+) -> None:
+    registered: list[int] = []
+    with pytest.raises(ConfigError) as failure:
+        make_plan("venue-ber", root=copied(tmp_path, text), progress=lambda _, n: registered.append(n))
+    message = str(failure.value)
+    print(f"\n{message}")
+    assert failure.value.key == f"musicstore:{key}" and rule in message
+    assert "\n" not in message and "Traceback" not in message
+    assert registered == []
+
+
+def test_the_copy_with_its_own_prefix_and_range_plans_clean(tmp_path: Path) -> None:
+    plan = make_plan("venue-ber", root=copied(tmp_path, ber()))
+    assert plan.errors == [] and len(plan.config.teams) == 30
+    assert len(plan.recording.resources) > 1000  # the program ran: every team's resources
+    assert plan.config.environment == "ber" and plan.config.vnet_cidr == "10.41.0.0/16"
+
+
+def test_an_expiry_within_the_session_is_a_warning(tmp_path: Path) -> None:
+    soon = PLANNED_AT + timedelta(hours=3)
+    plan = make_plan("venue-ber", root=copied(tmp_path, expires(f'"{soon:%Y-%m-%dT%H:%M:%SZ}"')), now=PLANNED_AT)
+    [found] = [f for f in plan.findings if f.rule == "expires-within-session"]
+    assert found.severity == "warning" and "3.0 h away, within a session of 8 h" in found.message
+    assert plan.errors == []
+
+
+def test_an_expiry_with_an_offset_is_kept_in_utc(tmp_path: Path) -> None:
+    plan = make_plan("venue-ber", root=copied(tmp_path, expires('"2027-03-20T19:00:00+01:00"')))
+    assert plan.config.expires_at == datetime(2027, 3, 20, 18, tzinfo=UTC)
+    tags = plan.recording.one("azure-native:resources:ResourceGroup").plain("tags")
+    assert tags["expires-at"] == "2027-03-20T18:00:00Z"
