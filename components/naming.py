@@ -161,8 +161,9 @@ def stable_tags(tags: Mapping[str, str]) -> dict[str, str]:
 
 
 # Azure DevOps names (learn.microsoft.com/azure/devops/organizations/settings/naming-restrictions):
-# projects and agent pools at most 64 characters, none of the characters below, not starting
-# with "_" or ".", not ending with ".", and none of the system-reserved names.
+# projects at most 64 characters, none of the characters below, not starting with "_" or ".",
+# not ending with ".", and none of the system-reserved names. That page has no section on
+# agent pools: their names are held to the project rules, the stricter reading (unsure).
 DEVOPS_NAME_LIMIT = 64
 DEVOPS_FORBIDDEN_CHARACTERS = frozenset("\\/:*?\"'<>|;#${},+=[]")
 DEVOPS_RESERVED_NAMES = frozenset(

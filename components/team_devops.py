@@ -120,7 +120,8 @@ class TeamDevOps(pulumi.ComponentResource):
                 yml_path=PIPELINE_FILE,
             ),
             ci_trigger=azdo.BuildDefinitionCiTriggerArgs(use_yaml=True),
-            opts=child,
+            # The pool is named, not referenced: the project's queue for it must exist first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[queue]),
         )
         environment = azdo.Environment(
             f"{name}-environment", project_id=project_id, name=RELEASE_ENVIRONMENT, opts=child
@@ -145,7 +146,9 @@ class TeamDevOps(pulumi.ComponentResource):
             "kubernetes-connection": ("endpoint", kubernetes.id),
             "variables": ("variablegroup", group.id),
             "environment": ("environment", environment.id),
-            "app-repo": ("repository", pulumi.Output.concat(project_id, ".", app_repo.id)),
+            # The provider prefixes a repository's id with "<project id>." itself
+            # (terraform-provider-azuredevops, resource_pipeline_authorization.go).
+            "app-repo": ("repository", app_repo.id),
         }
         for role, (kind, resource_id) in authorised.items():
             azdo.PipelineAuthorization(
@@ -160,6 +163,9 @@ class TeamDevOps(pulumi.ComponentResource):
         self.project_url = pulumi.Output.from_input(naming.devops_web_url(org, project, ""))
         self.repository_url = pulumi.Output.from_input(naming.devops_web_url(org, project, f"_git/{APP_REPOSITORY}"))
         self.toolkit_url = pulumi.Output.from_input(naming.devops_web_url(org, project, f"_git/{TOOLKIT_REPOSITORY}"))
+        # Imported from toolkitSourceUrl, the toolkit repository holds azure-pipelines.yml; made
+        # empty, it does once the organizer pushes the toolkit.
+        self.toolkit_imported = bool(args.toolkit_source_url)
         self.pipeline_url = pipeline.id.apply(
             lambda pid: naming.devops_web_url(org, project, f"_build?definitionId={pid}")
         )

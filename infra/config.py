@@ -97,6 +97,7 @@ KNOWN_KEYS = frozenset(
         "agentPackageVersion",
         "azdoOrganizationUrl",
         "azdoPat",
+        "azdoAdminPat",
         "azdoManage",
         "azdoProject",
         "appSourceUrl",
@@ -106,7 +107,7 @@ KNOWN_KEYS = frozenset(
 )
 
 
-SECRET_KEYS = frozenset({"databaseConnectionString", "azdoPat"})
+SECRET_KEYS = frozenset({"databaseConnectionString", "azdoPat", "azdoAdminPat"})
 
 
 def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] = frozenset()) -> StackConfig:

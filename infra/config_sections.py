@@ -431,8 +431,11 @@ def read_devops(read: Reader, teams: tuple[str, ...], agents: AgentConfig) -> De
         raise ConfigError(
             "azdoOrganizationUrl", url, "must be https://dev.azure.com/ORGANIZATION when azdoManage is on"
         )
-    if agents.pat is None:
-        raise MissingSecretError("azdoPat", "when azdoManage is on")
+    # Not the agents' PAT: every agent VM can read that one from its Key Vault, and with it a
+    # team's pipeline job would manage every team's project.
+    admin_pat = read.values.get("azdoAdminPat") or None
+    if admin_pat is None:
+        raise MissingSecretError("azdoAdminPat", "when azdoManage is on")
     existing = read.raw("azdoProject")
     if existing and len(teams) > 1:
         raise ConfigError("azdoProject", existing, "names an existing project, so the stack may serve only one team")
@@ -469,6 +472,7 @@ def read_devops(read: Reader, teams: tuple[str, ...], agents: AgentConfig) -> De
         app_source_url=app_source,
         toolkit_source_url=toolkit,
         backend_url=backend,
+        admin_pat=Secret(admin_pat),
     )
 
 

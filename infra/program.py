@@ -187,12 +187,12 @@ def _devops(
     """Each team's Azure DevOps side, when the stack manages it: one provider for the stack,
     from the organization URL and the PAT, which stays a secret."""
     devops = cfg.devops
-    if devops is None or cfg.agents.pat is None:
+    if devops is None:
         return {}
     provider = azdo.Provider(
         "azdo",
         org_service_url=devops.organization_url,
-        personal_access_token=pulumi.Output.secret(cfg.agents.pat.reveal()),
+        personal_access_token=pulumi.Output.secret(devops.admin_pat.reveal()),
     )
     built = {}
     for team in cfg.teams:
@@ -233,6 +233,7 @@ def _devops_outputs(devops: TeamDevOps) -> dict[str, Any]:
             "repositoryUrl": devops.repository_url,
             "toolkitRepositoryUrl": devops.toolkit_url,
             "pipelineUrl": devops.pipeline_url,
+            "toolkitImported": devops.toolkit_imported,
         }
     }
 

@@ -150,6 +150,7 @@ class DevOpsConfig:
     app_source_url: str
     toolkit_source_url: str  # empty: the toolkit repository starts empty and is pushed by hand
     backend_url: str  # the release's `pulumi login`; empty: added to the variable group by hand
+    admin_pat: Secret  # the provider's PAT: never the agents' (they can read theirs)
 
     def project_for(self, team: str) -> str:
         return naming.devops_project_name(self.project, team)

@@ -31,10 +31,16 @@ class CostLine:
     unit_hourly: float | None  # USD per hour of one unit; None when the table has no price
     monthly_hours: float = HOURS_PER_MONTH
     saving_monthly: dict[str, float] = field(default_factory=dict)  # reason -> USD a month
+    bought_monthly: bool = False  # bought for a whole month: a session of any length costs the month
 
     @property
     def hourly(self) -> float | None:
         return None if self.unit_hourly is None else self.unit_hourly * self.quantity
+
+    def session(self, hours: int) -> float | None:
+        if self.hourly is None:
+            return None
+        return self.monthly if self.bought_monthly else self.hourly * hours
 
     @property
     def monthly(self) -> float | None:
@@ -66,7 +72,7 @@ class CostReport:
         hourly = sum(line.hourly or 0.0 for line in known)
         return Totals(
             hourly=hourly,
-            session=hourly * self.session_hours,
+            session=sum(line.session(self.session_hours) or 0.0 for line in known),
             monthly=sum(line.monthly or 0.0 for line in known),
             unknown=len(chosen) - len(known),
         )
@@ -215,5 +221,6 @@ def _parallel_jobs(rec: Recording) -> list[CostLine]:
             "azdo/self-hosted-parallel-job",
             extra,
             SELF_HOSTED_JOB_MONTHLY / HOURS_PER_MONTH,
+            bought_monthly=True,  # parallel jobs are bought by the month
         )
     ]

@@ -272,7 +272,9 @@ AZDO_NUMBERED = frozenset(
 
 def _azuredevops(typ: str, name: str, inputs: dict[str, Any], stack: str) -> tuple[str, dict[str, Any]]:
     """Azure DevOps' answers: numbers for pools, queues, groups, definitions, environments and
-    checks, GUIDs for the rest; a repository's branch and URLs; write-only secrets not echoed."""
+    checks, GUIDs for the rest; a repository's branch and URLs in its organization and project.
+    Secret inputs come back as given, as the bridged provider keeps them in state (the SDK marks
+    them additional secret outputs: dockerPassword, the service account's token)."""
     if typ in AZDO_NUMBERED:
         rid = str(int(digest(stack, typ, name, length=6), 16) % 100_000 + 1)
     else:
@@ -280,11 +282,12 @@ def _azuredevops(typ: str, name: str, inputs: dict[str, Any], stack: str) -> tup
     state: dict[str, Any] = {**inputs, "id": rid}
     if typ == "azuredevops:index/git:Git":
         repo = str(inputs.get("name") or name)
+        project = str(inputs.get("projectId") or "project")
         state.update(
             defaultBranch="refs/heads/main",
-            remoteUrl=f"https://dev.azure.com/offline/_git/{repo}",
-            webUrl=f"https://dev.azure.com/offline/_git/{repo}",
-            url=f"https://dev.azure.com/offline/_apis/git/repositories/{rid}",
+            remoteUrl=f"https://dev.azure.com/offline/{project}/_git/{repo}",
+            webUrl=f"https://dev.azure.com/offline/{project}/_git/{repo}",
+            url=f"https://dev.azure.com/offline/{project}/_apis/git/repositories/{rid}",
             size=0,
         )
     elif typ == "azuredevops:index/project:Project":

@@ -73,6 +73,16 @@ def make_plan(
     moment = now or datetime.combine(today or READ_ON, datetime.min.time(), UTC)
     warning = cfg.expiry_warning(moment)
     session = [Finding("warning", "expires-within-session", "stack", warning)] if warning else []
+    if cfg.devops and not cfg.devops.toolkit_source_url:
+        session.append(
+            Finding(
+                "warning",
+                "toolkit-not-imported",
+                "stack",
+                "toolkitSourceUrl is empty: each team's musicstore-toolkit starts empty, and its pipeline runs"
+                " only once the organizer pushes the toolkit (with azure-pipelines.yml) into it",
+            )
+        )
 
     references = {}
     if cfg.promote_from_stack:

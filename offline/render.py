@@ -172,7 +172,7 @@ def _cost_section(plan: Plan) -> list[str]:
             out.append(f"  {'unknown':>10} {'unknown':>18} {'unknown':>11}  {line.team:7} {line.resource}: {line.item}")
             continue
         out.append(
-            f"  {line.hourly:10.4f} {line.hourly * h:18.2f} {line.monthly or 0:11.2f}  {line.team:7} "
+            f"  {line.hourly:10.4f} {line.session(h) or 0:18.2f} {line.monthly or 0:11.2f}  {line.team:7} "
             f"{line.resource}: {line.item}"
         )
     out.append("  totals:")
@@ -222,6 +222,7 @@ def _cost_document(plan: Plan) -> dict[str, Any] | None:
                 "quantity": line.quantity,
                 "hourly": None if line.hourly is None else round(line.hourly, 6),
                 "monthly": None if line.monthly is None else round(line.monthly, 2),
+                "session": None if line.hourly is None else round(line.session(report.session_hours) or 0.0, 2),
                 "savingMonthly": {k: round(v, 2) for k, v in line.saving_monthly.items()},
             }
             for line in report.lines

@@ -100,10 +100,19 @@ def markdown(sheet: TeamSheet) -> str:
 
 
 def _devops_section(sheet: TeamSheet) -> str:
-    """The team's Azure DevOps project, when the stack made it, and what is already wired."""
+    """The team's Azure DevOps project, when the stack made it: what is already wired, and
+    what the organizer still gives (the toolkit's push when it was not imported, the release's
+    Azure connection and secrets)."""
     if sheet.devops is None:
         return ""
     d = sheet.devops
+    if d.get("toolkitImported") == "True":
+        start = "Push to `main` or `develop` of MvcMusicStore and the pipeline runs."
+    else:
+        start = (
+            "Your organizer pushes the toolkit (with `azure-pipelines.yml`) into musicstore-toolkit"
+            " before your first run; then a push to `main` or `develop` of MvcMusicStore runs the pipeline."
+        )
     return f"""
 ## Your Azure DevOps project (ready)
 - Project: {d.get("projectUrl", "")}
@@ -114,8 +123,11 @@ def _devops_section(sheet: TeamSheet) -> str:
 Already done for you: the agent pool `{sheet.agent_pool}` with its queue, the service connections
 `musicstore-dev-registry` (your registry) and `musicstore-kubernetes` (your namespace only),
 the variable group `musicstore`, the pipeline on `azure-pipelines.yml`, and the environment
-`musicstore-prod` with its approval by your project's Contributors. Nothing to create by hand:
-push to `main` or `develop` of MvcMusicStore and the pipeline runs.
+`musicstore-prod` with its approval by your project's Contributors. No service connection to
+create for the build. {start}
+The release to prod (a run with release=true) also needs what your organizer sets up: the
+service connection `musicstore-azure`, the build service's Contribute right on musicstore-toolkit,
+and the pipeline's secret variable `databaseConnectionString` where prod uses an external database.
 """
 
 
@@ -135,12 +147,25 @@ In Azure DevOps, create a Docker Registry service connection (type "Others", reg
 def table(all_sheets: list[TeamSheet]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    devops = any(s.devops for s in all_sheets)  # columns only where the stack made the projects
+    urls = ["project_url", "repository_url", "pipeline_url"] if devops else []
     writer.writerow(
-        ["team", "registry_login_server", "admin_username", "admin_password", "agent_pool", "namespace", "app_url"]
+        [
+            "team",
+            "registry_login_server",
+            "admin_username",
+            "admin_password",
+            "agent_pool",
+            "namespace",
+            "app_url",
+            *urls,
+        ]
     )
     for s in all_sheets:
         password = s.password if s.password is not None else f"not shown: {s.read_password()}"
-        writer.writerow([s.team, s.login_server, s.username, password, s.agent_pool, s.namespace, s.app_url])
+        d = s.devops or {}
+        links = [d.get("projectUrl", ""), d.get("repositoryUrl", ""), d.get("pipelineUrl", "")] if devops else []
+        writer.writerow([s.team, s.login_server, s.username, password, s.agent_pool, s.namespace, s.app_url, *links])
     return out.getvalue()
 
 

@@ -185,6 +185,8 @@ def azdo_least_access(r: Resource) -> Iterator[str]:
     release is approved by someone other than the person who started it."""
     if r.type == "azuredevops:index/variableGroup:VariableGroup" and r.props.get("allowAccess") is True:
         yield "the variable group is open to every pipeline of the project; authorise the team's pipeline instead"
+    if r.type == "azuredevops:index/pipelineAuthorization:PipelineAuthorization" and not r.props.get("pipelineId"):
+        yield f"the {r.props.get('type')} is authorised for every pipeline of the project; name the team's pipeline"
     if r.type == "azuredevops:index/checkApproval:CheckApproval":
         if r.props.get("requesterCanApprove") is True:
             yield "whoever starts a release may approve it; set requesterCanApprove false"

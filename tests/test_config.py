@@ -211,10 +211,21 @@ def test_promotion_source_must_be_a_stack_name() -> None:
 
 def test_agents_without_a_pat_are_refused() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse({k: v for k, v in DEV.items() if k != "azdoPat"}, stack="dev")
+        parse({k: v for k, v in DEV.items() if k != "azdoPat"}, stack="dev", secret_keys=DEV_SECRETS)
     assert str(caught.value) == (
         "config musicstore:azdoPat = null: is required when agentCount is above 0: pulumi config set --secret azdoPat"
     )
+
+
+def test_managing_azure_devops_needs_its_own_admin_pat() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse({k: v for k, v in DEV.items() if k != "azdoAdminPat"}, stack="dev", secret_keys=DEV_SECRETS)
+    assert str(caught.value) == (
+        "config musicstore:azdoAdminPat = null: is required when azdoManage is on:"
+        " pulumi config set --secret azdoAdminPat"
+    )
+    off = parse_dev({"azdoManage": "false"})
+    assert off.devops is None  # without azdoManage, only the agents' PAT is asked for
 
 
 def test_pat_in_clear_is_refused_without_showing_it() -> None:
@@ -224,7 +235,7 @@ def test_pat_in_clear_is_refused_without_showing_it() -> None:
 
 
 def test_no_agents_need_no_pat() -> None:
-    values = {k: v for k, v in DEV.items() if k != "azdoPat"}
+    values = {k: v for k, v in DEV.items() if k not in ("azdoPat", "azdoAdminPat")}
     cfg = parse({**values, "agentCount": "0", "azdoOrganizationUrl": ""}, stack="prod")
     assert cfg.agents.count == 0 and cfg.agents.pat is None
 

@@ -23,8 +23,10 @@ def rules(rec: object) -> set[str]:
 def test_real_stacks_break_no_rule_and_only_the_admin_user_is_advised(stack: str, stack_plans: dict[str, Plan]) -> None:
     findings = stack_plans[stack].findings
     assert [f for f in findings if f.severity == "error"] == []
-    # The mission asks for the admin user; the advisory says where it would not belong.
-    assert {f.rule for f in findings} == {"registry-admin-user"}
+    # The mission asks for the admin user; the advisory says where it would not belong. A stack
+    # that makes the teams' Azure DevOps side without importing the toolkit is told who pushes it.
+    toolkit = {"toolkit-not-imported"} if stack_plans[stack].config.devops else set()
+    assert {f.rule for f in findings} == {"registry-admin-user"} | toolkit
 
 
 def test_app_on_an_os_sku_no_pool_has_is_an_error(recorder: Recorder) -> None:

@@ -222,7 +222,7 @@ def test_merges_deploy_dev_then_prod_behind_its_environment() -> None:
     assert deploy["permissions"]["id-token"] == "write"
     # OpenID Connect: no stored Azure credential; the only stored secrets are the stacks' own.
     stored = set(re.findall(r"secrets\.(\w+)", json.dumps(deploy)))
-    assert stored == {"AZDO_PAT", "DATABASE_CONNECTION_STRING"}
+    assert stored == {"AZDO_PAT", "AZDO_ADMIN_PAT", "DATABASE_CONNECTION_STRING"}
     assert "ARM_CLIENT_SECRET" not in json.dumps(deploy)
 
 

@@ -260,3 +260,9 @@ def test_every_stack_keeps_azdo_least_access(stack_plans: dict[str, Plan]) -> No
     ]
     assert checked  # dev and the venue manage Azure DevOps
     assert all(reported(p.findings, "azdo-least-access") == [] for p in checked)
+
+
+def test_an_authorisation_for_every_pipeline_breaks_azdo_least_access(recorder: Recorder) -> None:
+    opened = recorder(lambda: azdo.PipelineAuthorization("all", project_id="p", resource_id="1", type="queue"))
+    [found] = reported(check_policies(opened), "azdo-least-access")
+    assert "authorised for every pipeline" in found.message

@@ -12,8 +12,10 @@ import pytest
 
 from components import naming
 from infra.stack_config import ConfigError
+from infra.stack_files import PLACEHOLDER
 from offline import recording
 from offline.mocks import SECRET_MARK
+from offline.plan import Plan
 from ops import handout
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -29,6 +31,9 @@ PER_TEAM = {
     f"{AZDO}buildDefinition:BuildDefinition": 1,
     f"{AZDO}environment:Environment": 1,
     f"{AZDO}checkApproval:CheckApproval": 1,
+    # The pipeline's own authorisation on its queue, both connections, the variable group, the
+    # environment and the app's repository: what azure-pipelines.yml uses on its first run.
+    f"{AZDO}pipelineAuthorization:PipelineAuthorization": 6,
 }
 # What the feature adds: the azuredevops objects and their provider, and the two components.
 NEW_TYPES = ("azuredevops:", "pulumi:providers:azuredevops", "musicstore:azdo:", "musicstore:k8s:PipelineAccess")
@@ -64,7 +69,7 @@ def test_agents_register_into_the_pool_the_stack_makes(stack_runs: dict[str, rec
 
 def test_no_azure_devops_secret_input_is_in_clear(stack_runs: dict[str, recording.Recording]) -> None:
     rec = stack_runs["venue-ams"]
-    marks = (SECRET_MARK, "offline-placeholder")
+    marks = (SECRET_MARK, PLACEHOLDER.split("{")[0])  # a revealed secret, or a placeholder in clear
     leaks = [
         (r.type, r.name, s)
         for r in rec.resources.values()
@@ -79,7 +84,8 @@ def test_no_azure_devops_secret_input_is_in_clear(stack_runs: dict[str, recordin
         assert docker.masked_inputs()["dockerPassword"] == recording.SECRET_MARKER
     for kube in rec.of_type(f"{AZDO}serviceEndpointKubernetes:ServiceEndpointKubernetes"):
         account = recording.mask(kube.inputs)["serviceAccount"]
-        assert recording.SECRET_MARKER in (account, account.get("token") if isinstance(account, dict) else None)
+        if account != recording.SECRET_MARKER:
+            assert account["token"] == account["caCert"] == recording.SECRET_MARKER
 
 
 def test_the_kubernetes_connection_account_has_no_cluster_role_binding(
@@ -191,3 +197,73 @@ def test_each_agent_registers_only_after_its_teams_pool_exists(stack_runs: dict[
     for extension in extensions:
         team = extension.name.split("-agent")[0]
         assert pools[team] in extension.dependencies, extension.name
+
+
+def test_the_provider_manages_with_its_own_token_never_the_agents(stack_runs: dict[str, recording.Recording]) -> None:
+    # Every agent VM can read the agents' PAT from its Key Vault: it must not manage projects.
+    for stack in ("dev", "venue-ams"):
+        [provider] = stack_runs[stack].of_type("pulumi:providers:azuredevops")
+        token = provider.plain("personalAccessToken")
+        assert token == PLACEHOLDER.format(key="musicstore:azdoAdminPat"), stack
+        assert token != PLACEHOLDER.format(key="musicstore:azdoPat")
+
+
+def test_the_pipeline_is_authorised_on_what_its_file_uses(stack_runs: dict[str, recording.Recording]) -> None:
+    rec = stack_runs["dev"]
+    team = [r for r in rec.resources.values() if r.name.startswith("team1-devops-")]
+    by_urn = {r.urn: r for r in team}
+    kinds = {}
+    for auth in (r for r in team if r.type == f"{AZDO}pipelineAuthorization:PipelineAuthorization"):
+        kinds[auth.plain("type")] = kinds.get(auth.plain("type"), 0) + 1
+        assert auth.plain("pipelineId"), auth.name  # never open to every pipeline
+        if auth.plain("type") == "repository":
+            # The provider prefixes "<project id>." itself (resource_pipeline_authorization.go).
+            repo_id = auth.plain("resourceId")
+            assert "." not in repo_id
+            [repo] = [r for r in team if r.type == f"{AZDO}git:Git" and r.plain("name") == "MvcMusicStore"]
+            assert repo.urn in auth.dependencies and repo.urn in by_urn
+    assert kinds == {"queue": 1, "endpoint": 2, "variablegroup": 1, "environment": 1, "repository": 1}
+    pipeline = (Path(__file__).parent.parent / "azure-pipelines.yml").read_text()
+    for used in ("musicstore-dev-registry", "group: musicstore", "environment: musicstore-prod", "name: MvcMusicStore"):
+        assert used in pipeline
+
+
+def test_an_existing_project_is_looked_up_not_made() -> None:
+    rec = recording.run("dev", overrides={"azdoProject": "Bootcamp"})
+    assert rec.of_type(f"{AZDO}project:Project") == []
+    repos = rec.of_type(f"{AZDO}git:Git")
+    assert len(repos) == 2 and all(r.plain("projectId") for r in repos)
+    [sheet] = handout.sheets("dev", recording.mask(rec.stack_outputs), show_passwords=False)
+    assert "https://dev.azure.com/gdbc-bootcamp/Bootcamp/_git/MvcMusicStore" in handout.markdown(sheet)
+
+
+def test_a_self_hosted_parallel_job_per_team_is_priced_by_the_month(stack_plans: dict[str, Plan]) -> None:
+    report = stack_plans["venue-ams"].cost
+    [jobs] = [line for line in report.lines if line.meter == "azdo/self-hosted-parallel-job"]
+    assert jobs.quantity == 29  # 30 teams' pipelines at once, the organization's first job free
+    assert jobs.monthly == pytest.approx(29 * 15.0)
+    # Bought for a month: an 8-hour session costs the month, not 8/730 of it.
+    assert jobs.session(report.session_hours) == pytest.approx(435.0)
+    assert all(line.monthly in (0, None) for line in report.lines if line.resource.endswith("-devops-pool"))
+
+
+def test_the_handout_says_who_pushes_the_toolkit_and_what_the_release_needs(
+    stack_plans: dict[str, Plan],
+) -> None:
+    def text(rec: recording.Recording) -> str:
+        [sheet] = handout.sheets("dev", recording.mask(rec.stack_outputs), show_passwords=False)
+        return handout.markdown(sheet)
+
+    empty = text(stack_plans["dev"].recording)  # dev sets no toolkitSourceUrl
+    assert "Your organizer pushes the toolkit" in empty and "and the pipeline runs." not in empty
+    assert [f.rule for f in stack_plans["dev"].findings if f.rule == "toolkit-not-imported"]
+    imported = recording.run("dev", overrides={"toolkitSourceUrl": "https://github.com/gdbc/musicstore-toolkit.git"})
+    assert "Push to `main` or `develop` of MvcMusicStore and the pipeline runs." in text(imported)
+    assert "`musicstore-azure`" in empty and "databaseConnectionString" in empty
+
+
+def test_the_handout_table_carries_the_azure_devops_links(stack_runs: dict[str, recording.Recording]) -> None:
+    sheets = handout.sheets("venue-ams", recording.mask(stack_runs["venue-ams"].stack_outputs), show_passwords=False)
+    rows = handout.table(sheets).splitlines()
+    assert rows[0].endswith(",project_url,repository_url,pipeline_url") and len(rows) == 31
+    assert "https://dev.azure.com/gdbc-amsterdam/team07/_git/MvcMusicStore" in rows[7]
