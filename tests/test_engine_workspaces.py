@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,13 +30,32 @@ from tests.support.local_registry import LocalRegistry
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
 
 
+# A user at a terminal answers each prompt with one line. Piped, the first prompt would take all
+# of standard input (pulumi/pkg/cmd/pulumi/config/config.go reads it to EOF when it is not a
+# terminal), so this stand-in for the typing hand gives `config set --secret KEY` one line.
+TYPIST = """#!/usr/bin/env bash
+if [ "$1 $2" = "config set" ] && [ "${*: -2:1}" = "--secret" ]; then
+  IFS= read -r line
+  printf '%s' "$line" | exec "$REAL_PULUMI" "$@"
+fi
+exec "$REAL_PULUMI" "$@"
+"""
+
+
 def as_typed(script: str, ws: Workspace, env: dict[str, str]) -> None:
-    """README commands in one shell, as a user types them; the one prompt (the PAT) answered."""
+    """README commands in one shell, as a user types them; each prompt for a secret (the agents'
+    PAT, then the admin PAT) answered with its line, in the README's order."""
+    hand = ws.base / "typist"
+    hand.mkdir(exist_ok=True)
+    (hand / "pulumi").write_text(TYPIST)
+    (hand / "pulumi").chmod(0o755)
+    real = shutil.which("pulumi", path=env["PATH"])
+    assert real, "the CLI is on the workspace's PATH"
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=ws.project,
-        env=env,
-        input=secret_value("dev", "azdoPat") + "\n",
+        env={**env, "PATH": f"{hand}{os.pathsep}{env['PATH']}", "REAL_PULUMI": real},
+        input=secret_value("dev", "azdoPat") + "\n" + secret_value("dev", "azdoAdminPat") + "\n",
         capture_output=True,
         text=True,
         timeout=1800,
@@ -100,7 +121,11 @@ def scratch(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Works
     done = subprocess.run(
         [sys.executable, "-m", "ops.cli", "secrets", "dev"],
         cwd=ws.project,
-        env={**ws.env, "SECRET_AZDOPAT": secret_value("dev", "azdoPat")},
+        env={
+            **ws.env,
+            "SECRET_AZDOPAT": secret_value("dev", "azdoPat"),
+            "SECRET_AZDOADMINPAT": secret_value("dev", "azdoAdminPat"),
+        },
         capture_output=True,
         text=True,
         check=False,
