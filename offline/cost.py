@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from infra.stack_config import StackConfig
-from offline.prices import HOURS_PER_MONTH, PriceTable, premium_tier
+from offline.prices import HOURS_PER_MONTH, PriceTable, premium_tier, standard_ssd_tier
 from offline.recording import Recording, Registration
 
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
@@ -145,9 +145,11 @@ def _lines(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTabl
             0.0,
         )
     elif kind == "kubernetes:core/v1:PersistentVolumeClaim":
-        size = reg.plain("spec.resources.requests.storage") or "?"
+        size = str(reg.plain("spec.resources.requests.storage") or "?")
+        gib = int(size[:-2]) if size.endswith("Gi") and size[:-2].isdigit() else None
+        meter = f"disk/{standard_ssd_tier(gib)}" if gib else "disk/standard-ssd"
         yield CostLine(
-            reg.name, team, f"managed-csi volume ({size})", "disk/standard-ssd", 1, table.get("disk/standard-ssd")
+            reg.name, team, f"managed-csi volume ({size}, Standard SSD {meter[5:]})", meter, 1, table.get(meter)
         )
 
 

@@ -118,6 +118,18 @@ def make_plan(
     )
     shown = {k: ("[secret]" if k in files.secret_keys else v) for k, v in sorted(files.values.items())}
     demand, _ = quota.demands(rec, cfg)
+    table = price_table or prices.built_in()
+    if table.region != cfg.location:
+        session.append(
+            Finding(
+                "warning",
+                "prices-of-another-region",
+                "stack",
+                f"the cost uses {table.region or 'unnamed'} prices of {table.date} ({table.source}), not"
+                f" {cfg.location}'s, which differ: musicstore prices refresh --region {cfg.location}"
+                " --out prices.json, then plan with --prices prices.json",
+            )
+        )
     return Plan(
         stack=stack,
         project=files.project,
@@ -134,7 +146,7 @@ def make_plan(
             key=lambda f: (f.severity, f.rule, f.resource, f.message),
         ),
         critical=graph.plan_critical_path(rec),
-        cost=cost.estimate(rec, cfg, price_table or prices.built_in()),
+        cost=cost.estimate(rec, cfg, table),
         quotas=demand,
         references=references,
         seconds=time.perf_counter() - started,

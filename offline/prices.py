@@ -22,6 +22,7 @@ from infra import messages
 
 TABLE_DATE = "2026-07-01"
 TABLE_SOURCE = "azure-facts.md (Azure retail prices, East US, mid-2026)"
+TABLE_REGION = "eastus"  # the built-in table's prices are East US's; other regions differ
 HOURS_PER_MONTH = 730
 RETAIL_API = "https://prices.azure.com/api/retail/prices"
 
@@ -71,6 +72,9 @@ BUILT_IN: dict[str, float] = {
     "load-balancer-rule": 0.01,  # each rule past five
     "disk/P10": 19.71 / HOURS_PER_MONTH,
     "disk/E10": 9.60 / HOURS_PER_MONTH,
+    # Not in azure-facts.md: a third-party price page (c3x.dev, azurerm_nat_gateway, 2026) gives
+    # the gateway hour as "roughly $0.045"; data processed ($0.045/GB there) is not estimated.
+    "nat-gateway": 0.045,
 }
 
 # Premium SSD tiers by size (GiB); AKS and the agents use Premium_LRS OS disks.
@@ -81,24 +85,33 @@ def premium_tier(size_gib: int) -> str:
     return next((tier for limit, tier in PREMIUM_TIERS if size_gib <= limit), "P50+")
 
 
+# Standard SSD tiers by size (GiB): the disks of the managed-csi storage class (StandardSSD_LRS).
+STANDARD_SSD_TIERS = ((4, "E1"), (8, "E2"), (16, "E3"), (32, "E4"), (64, "E6"), (128, "E10"), (256, "E15"))
+
+
+def standard_ssd_tier(size_gib: int) -> str:
+    return next((tier for limit, tier in STANDARD_SSD_TIERS if size_gib <= limit), "E20+")
+
+
 @dataclass(frozen=True)
 class PriceTable:
     hourly: dict[str, float]
     date: str
     source: str
+    region: str  # the armRegionName whose prices these are
 
     def get(self, meter: str) -> float | None:
         return self.hourly.get(meter)
 
 
 def built_in() -> PriceTable:
-    return PriceTable(dict(BUILT_IN), TABLE_DATE, TABLE_SOURCE)
+    return PriceTable(dict(BUILT_IN), TABLE_DATE, TABLE_SOURCE, TABLE_REGION)
 
 
 def load(path: Path) -> PriceTable:
     """A refreshed table over the built-in one: what it has wins, the rest stays."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    return PriceTable({**BUILT_IN, **data["hourly"]}, data["date"], data["source"])
+    return PriceTable({**BUILT_IN, **data["hourly"]}, data["date"], data["source"], data.get("region", ""))
 
 
 # --- refresh from the Azure Retail Prices API ---------------------------------------------
@@ -106,7 +119,7 @@ def load(path: Path) -> PriceTable:
 
 def retail_items(region: str, *, api: str = RETAIL_API, timeout: float = 60) -> Iterator[dict[str, Any]]:
     """Consumption price rows of the services the stacks use, following NextPageLink."""
-    services = ("Virtual Machines", "Container Registry", "Storage", "Virtual Network", "Load Balancer")
+    services = ("Virtual Machines", "Container Registry", "Storage", "Virtual Network", "Load Balancer", "NAT Gateway")
     for service in services:
         query = f"serviceName eq '{service}' and armRegionName eq '{region}' and priceType eq 'Consumption'"
         url: str | None = f"{api}?$filter={query}"
@@ -142,6 +155,10 @@ def _meter(item: dict[str, Any]) -> str | None:
         return f"acr/{meter.split()[0]}"
     if service == "Storage" and product.startswith("Premium SSD Managed Disks") and meter.endswith(" LRS Disk"):
         return f"disk/{meter.split()[0]}"
+    if service == "Storage" and product.startswith("Standard SSD Managed Disks") and meter.endswith(" LRS Disk"):
+        return f"disk/{meter.split()[0]}"
+    if service == "NAT Gateway" and meter == "Standard Gateway":
+        return "nat-gateway"
     if service == "Virtual Network" and meter == "Standard IPv4 Static Public IP":
         return "public-ip"
     if service == "Load Balancer" and meter == "Standard Included LB Rules and Outbound Rules":
@@ -179,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     document = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "source": f"Azure Retail Prices API, {args.region}",
+        "region": args.region,
         "hourly": dict(sorted(found.items())),
     }
     args.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

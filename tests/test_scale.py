@@ -312,7 +312,40 @@ class _RetailPrices(JsonHandler):
                         "retailPrice": 36.5,
                         "unitOfMeasure": "1/Month",
                         "tierMinimumUnits": 0,
-                    }
+                    },
+                    {
+                        "serviceName": "Storage",
+                        "productName": "Standard SSD Managed Disks",
+                        "meterName": "E2 LRS Disk",
+                        "skuName": "E2 LRS",
+                        "retailPrice": 0.7,
+                        "unitOfMeasure": "1/Month",
+                        "tierMinimumUnits": 0,
+                    },
+                ],
+                "NextPageLink": None,
+            }
+        elif "NAT Gateway" in self.path.replace("%20", " "):
+            body = {
+                "Items": [
+                    {
+                        "serviceName": "NAT Gateway",
+                        "productName": "NAT Gateway",
+                        "skuName": "Standard",
+                        "meterName": "Standard Gateway",
+                        "retailPrice": 0.05,
+                        "unitOfMeasure": "1 Hour",
+                        "tierMinimumUnits": 0,
+                    },
+                    {
+                        "serviceName": "NAT Gateway",
+                        "productName": "NAT Gateway",
+                        "skuName": "Standard",
+                        "meterName": "Standard Data Processed",
+                        "retailPrice": 0.05,
+                        "unitOfMeasure": "1 GB",
+                        "tierMinimumUnits": 0,
+                    },
                 ],
                 "NextPageLink": None,
             }
@@ -328,6 +361,8 @@ def test_prices_refresh_reads_the_retail_api_pages_into_meters(tmp_path: Path) -
         "vm/Standard_D4s_v3/windows": 0.4,
         "vm/Standard_D4s_v3/windows/spot": 0.08,
         "disk/P15": 36.5 / HOURS_PER_MONTH,
+        "disk/E2": 0.7 / HOURS_PER_MONTH,
+        "nat-gateway": 0.05,
     }
     table = tmp_path / "prices.json"
     table.write_text(json.dumps({"date": "2026-11-21", "source": "test", "hourly": found}))
@@ -377,3 +412,41 @@ def test_only_the_sdks_version_aliases_are_dropped_offline() -> None:
     assert recording._is_version_alias(version)
     assert not recording._is_version_alias(rename)
     assert not recording._is_version_alias(pulumi.Alias(type_="musicstore:azure:OldRegistry"))
+
+
+def test_prices_of_another_region_are_said_so_and_the_regions_own_table_is_taken(tmp_path: Path) -> None:
+    plan = make_plan("dev")
+    [warned] = [f for f in plan.findings if f.rule == "prices-of-another-region"]
+    assert "eastus prices of 2026-07-01" in warned.message and "--region westeurope" in warned.message
+    table = tmp_path / "prices.json"
+    table.write_text(
+        json.dumps({"date": "2026-12-01", "source": "a table of westeurope", "region": "westeurope", "hourly": {}})
+    )
+    regional = make_plan("dev", price_table=prices.load(table))
+    assert not [f for f in regional.findings if f.rule == "prices-of-another-region"]
+
+
+def test_with_a_table_of_its_region_the_venue_has_no_unpriced_resource(tmp_path: Path) -> None:
+    """The figures here are the stand-in API's, not Azure's: what is shown is that every
+    billable resource of the venue meets a meter the refresh fills."""
+    with serving(_RetailPrices) as api:
+        found = prices.meters(prices.retail_items("westeurope", api=f"{api}/prices"))
+    spot = {"vm/Standard_D2s_v5/windows/spot": 0.05}  # the one meter the stand-in does not list
+    table = tmp_path / "prices.json"
+    document = {"date": "2026-12-01", "source": "stand-in API", "region": "westeurope", "hourly": found | spot}
+    table.write_text(json.dumps(document))
+    plan = make_plan(VENUE, price_table=prices.load(table))
+    assert plan.cost is not None and plan.cost.unknown() == []
+    assert not [f for f in plan.findings if f.rule == "prices-of-another-region"]
+    assert "list prices of the table of 2026-12-01" in render(plan)
+    assert plan.cost.totals().unknown == 0 and plan.cost.totals("team07").unknown == 0
+
+
+def test_the_readmes_venue_figures_are_the_plans(venue: Plan) -> None:
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
+    totals = venue.cost.totals() if venue.cost else None
+    assert totals is not None
+    assert f"at least ${totals.hourly:,.2f}/h, ${totals.session:,.2f} a session of 8 hours" in readme
+    assert f"${totals.monthly:,.2f} a month, East US prices of {prices.TABLE_DATE}" in readme
+    unknown = sorted({line.meter for line in venue.cost.unknown()}) if venue.cost else []
+    assert unknown == ["disk/E2", "disk/P15", "vm/Standard_D2s_v5/windows/spot"]
