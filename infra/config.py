@@ -311,7 +311,7 @@ def refuse_unrunnable_image(cfg: StackConfig, release: str | None) -> None:
     raise ConfigError(
         "appWindowsVersion",
         cfg.app.windows_version,
-        f"app/Dockerfile builds the image on {release}, which a {cfg.app.windows_version} node cannot run"
+        f"app/Dockerfile builds the image on {release}, which nodes of {cfg.app.windows_version} cannot run"
         f" (Windows containers on AKS run with process isolation): set appWindowsVersion {release} with a"
         f" {sku} pool (pools: {pools}), or build app/Dockerfile on {cfg.app.windows_version}",
     )

@@ -153,7 +153,7 @@ def restriction(size: str) -> VmFamilyRestriction | None:
 # table") and by northflank.com/cloud/azure/regions; logical and EUAP regions left out. Whether
 # a region offers each VM size a stack uses is not in any source at hand here: `az vm list-skus
 # --location REGION --size SIZE` answers it, and the quota lines of the plan say what to ask for.
-REGIONS_SOURCE = "az account list-locations, as published 2026-05-24 (infra/dated_facts.py REGIONS)"
+REGIONS_SOURCE = "infra/dated_facts.py REGIONS: az account list-locations, as published 2026-05-24"
 REGIONS: frozenset[str] = frozenset(
     {
         "australiacentral", "australiacentral2", "australiaeast", "australiasoutheast", "austriaeast",
