@@ -5,7 +5,7 @@ PyYAML parses the file here (the syntax is the same for these files), but plain 
 resolved by yaml.v3's rules (resolve.go: `resolve`, `parseTimestamp`), not YAML 1.1's: only
 true/false are booleans, `19:00` is text, `010` is octal, a timestamp is a Go time. Each is then
 written as the CLI writes it; what the real CLI printed for each case (`pulumi config --json`,
-v3.274.1) is what tests/test_stack_files_cli.py holds this module to.
+v3.274.1) is what tests/test_stack_files.py holds this module to.
 """
 
 from __future__ import annotations
