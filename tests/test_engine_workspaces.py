@@ -30,13 +30,17 @@ from tests.support.local_registry import LocalRegistry
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
 
 
-# A user at a terminal answers each prompt with one line. Piped, the first prompt would take all
-# of standard input (pulumi/pkg/cmd/pulumi/config/config.go reads it to EOF when it is not a
-# terminal), so this stand-in for the typing hand gives `config set --secret KEY` one line.
+# A user at a terminal types one line at each prompt, and nothing reaches a command that does
+# not prompt. Piped, standard input would not behave so: `pulumi config set` reads it to EOF
+# when it is not a terminal (pulumi/pkg/cmd/pulumi/config/config.go), and `pulumi stack init`
+# takes from it too (seen with v3.274.1). So the script gets no standard input, and this
+# stand-in for the typing hand answers each `config set --secret KEY` prompt with the next line.
 TYPIST = """#!/usr/bin/env bash
 if [ "$1 $2" = "config set" ] && [ "${*: -2:1}" = "--secret" ]; then
-  IFS= read -r line
-  printf '%s' "$line" | exec "$REAL_PULUMI" "$@"
+  line=$(head -n 1 "$TYPED_LINES")
+  tail -n +2 "$TYPED_LINES" > "$TYPED_LINES.rest" && mv "$TYPED_LINES.rest" "$TYPED_LINES"
+  printf '%s' "$line" | "$REAL_PULUMI" "$@"
+  exit
 fi
 exec "$REAL_PULUMI" "$@"
 """
@@ -49,19 +53,22 @@ def as_typed(script: str, ws: Workspace, env: dict[str, str]) -> None:
     hand.mkdir(exist_ok=True)
     (hand / "pulumi").write_text(TYPIST)
     (hand / "pulumi").chmod(0o755)
+    typed = hand / "lines"
+    typed.write_text(secret_value("dev", "azdoPat") + "\n" + secret_value("dev", "azdoAdminPat") + "\n")
     real = shutil.which("pulumi", path=env["PATH"])
     assert real, "the CLI is on the workspace's PATH"
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=ws.project,
-        env={**env, "PATH": f"{hand}{os.pathsep}{env['PATH']}", "REAL_PULUMI": real},
-        input=secret_value("dev", "azdoPat") + "\n" + secret_value("dev", "azdoAdminPat") + "\n",
+        env={**env, "PATH": f"{hand}{os.pathsep}{env['PATH']}", "REAL_PULUMI": real, "TYPED_LINES": str(typed)},
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=1800,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert typed.read_text() == "", "every line typed was asked for"
 
 
 def test_the_readmes_default_deployment_runs_as_written(
