@@ -13,7 +13,7 @@ import pytest
 from components import naming
 from infra.stack_config import ConfigError
 from infra.stack_files import PLACEHOLDER
-from offline import recording
+from offline import recording, render
 from offline.mocks import SECRET_MARK
 from offline.plan import Plan
 from ops import handout
@@ -267,3 +267,14 @@ def test_the_handout_table_carries_the_azure_devops_links(stack_runs: dict[str, 
     rows = handout.table(sheets).splitlines()
     assert rows[0].endswith(",project_url,repository_url,pipeline_url") and len(rows) == 31
     assert "https://dev.azure.com/gdbc-amsterdam/team07/_git/MvcMusicStore" in rows[7]
+
+
+@pytest.mark.parametrize("stack", ["dev", "venue-ams"])
+def test_the_plans_json_holds_no_secret_in_clear(stack: str, stack_plans: dict[str, Plan]) -> None:
+    """The plan's JSON, as `musicstore plan --json` writes it: every resource's inputs and the
+    outputs, the Azure DevOps provider's PAT, registry passwords and account tokens included."""
+    text = json.dumps(render.document(stack_plans[stack]))
+    assert SECRET_MARK not in text and PLACEHOLDER.split("{")[0] not in text
+    resources = json.loads(text)["resources"]
+    azdo = [r for r in resources if r["type"].startswith(("azuredevops:", "pulumi:providers:azuredevops"))]
+    assert len(azdo) > 10 and "[secret]" in json.dumps(azdo)
