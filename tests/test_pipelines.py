@@ -183,8 +183,9 @@ def test_the_pull_request_matrix_is_every_stack_file(tmp_path: Path) -> None:
     # A new venue is a copied file and nothing else.
     for path in ROOT.glob("Pulumi*.yaml"):
         (tmp_path / path.name).write_text(path.read_text())
-    (tmp_path / "Pulumi.venue-ber.yaml").write_text((ROOT / "Pulumi.venue-ams.yaml").read_text())
-    assert pr_matrix_stacks(tmp_path, scratch) == [*stack_files.stacks(), "venue-ber"]
+    new = next(f"venue-new{n}" for n in range(100) if f"venue-new{n}" not in stack_files.stacks())
+    (tmp_path / f"Pulumi.{new}.yaml").write_text((ROOT / "Pulumi.venue-ams.yaml").read_text())
+    assert pr_matrix_stacks(tmp_path, scratch) == sorted([*stack_files.stacks(), new])
     assert stack_files.stacks(tmp_path) == pr_matrix_stacks(tmp_path, scratch)
 
 
@@ -290,6 +291,11 @@ def test_teardown_refuses_prod_unless_its_config_allows_it() -> None:
     ).allowed
 
 
+def ended(moment: datetime) -> list[str]:
+    """The committed stacks whose expiresAt has passed at `moment` (every one may be torn down)."""
+    return [s for s in stack_files.stacks() if (end := teardown_gate.load(s).expires_at) and end <= moment]
+
+
 def test_the_gate_writes_the_destroy_matrix_as_the_workflow_reads_it(tmp_path: Path) -> None:
     # The clock is given: the committed venue is judged an hour before and an hour after its end.
     venue_ends = teardown_gate.load("venue-ams").expires_at
@@ -300,7 +306,13 @@ def test_the_gate_writes_the_destroy_matrix_as_the_workflow_reads_it(tmp_path: P
     before, after = venue_ends - timedelta(hours=1), venue_ends + timedelta(hours=1)
     assert teardown_gate.main(["--expired", "--github-output", str(output)], now=before) == 0
     assert teardown_gate.main(["--expired", "--github-output", str(output)], now=after) == 0
-    assert output.read_text().splitlines() == ['stacks=["dev"]', "stacks=[]", "stacks=[]", 'stacks=["venue-ams"]']
+    assert ended(before) == [] and "venue-ams" in ended(after)
+    assert output.read_text().splitlines() == [
+        'stacks=["dev"]',
+        "stacks=[]",
+        f"stacks={json.dumps(ended(before))}",
+        f"stacks={json.dumps(ended(after))}",
+    ]
 
 
 # --- the Windows version -------------------------------------------------------------------
@@ -422,7 +434,8 @@ def test_an_unreadable_stack_file_is_reported_and_the_other_expired_venues_still
         ["--expired", "--github-output", str(output)], now=venue_ends + timedelta(hours=1), root=tmp_path
     )
     assert status == 4
-    assert output.read_text() == 'stacks=["venue-ams"]\n'
+    assert output.read_text() == f"stacks={json.dumps(ended(venue_ends + timedelta(hours=1)))}\n"
+    assert "venue-ams" in output.read_text()
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("venue-bad: kept, unreadable: error:")
 
