@@ -110,9 +110,13 @@ KNOWN_KEYS = frozenset(
 SECRET_KEYS = frozenset({"databaseConnectionString", "azdoPat", "azdoAdminPat"})
 
 
-def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] = frozenset()) -> StackConfig:
+def parse(
+    values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] = frozenset(), deploying: bool = True
+) -> StackConfig:
     """Check every rule and build the StackConfig. `values` are keyed without the project
-    namespace; `secret_keys` names the keys that were set with `--secret`."""
+    namespace; `secret_keys` names the keys that were set with `--secret`. `deploying` False
+    (teardown) skips the dated tables of regions and AKS minors: a venue made under older tables
+    must still be read to be destroyed."""
     for key in sorted(values):
         if key not in KNOWN_KEYS:
             raise ConfigError(key, values[key], "is not a key this project knows (see Pulumi.yaml)")
@@ -125,12 +129,12 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
     environment = read.string("environment", re.compile(r"^[a-z][a-z0-9]{1,7}$"), name_rule.format("2-8"))
     prefix = read.string("namePrefix", re.compile(r"^[a-z][a-z0-9]{1,7}$"), name_rule.format("2-8"))
     location = read.string("location", REGION, "must be an Azure region name such as westeurope")
-    if location not in dated_facts.REGIONS:
+    if deploying and location not in dated_facts.REGIONS:
         near = difflib.get_close_matches(location, sorted(dated_facts.REGIONS), n=1)
         raise ConfigError(
             "location",
             location,
-            f"is not an Azure region of the table read {dated_facts.READ_ON}"
+            f"is not an Azure region of the table of {dated_facts.REGIONS_READ_ON}"
             + (f"; did you mean {near[0]}?" if near else "")
             + f" ({dated_facts.REGIONS_SOURCE})",
         )
@@ -140,7 +144,7 @@ def parse(values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str] 
         "kubernetesVersion", K8S_VERSION, "must be a Kubernetes version 1.MINOR or 1.MINOR.PATCH"
     )
     minor = int(kubernetes_version.split(".")[1])
-    if minor not in dated_facts.AKS_MINORS:
+    if deploying and minor not in dated_facts.AKS_MINORS:
         known = sorted(dated_facts.AKS_MINORS)
         raise ConfigError(
             "kubernetesVersion",
@@ -256,9 +260,12 @@ def load_stack(
     *,
     overrides: Mapping[str, str] | None = None,
     secret_overrides: Mapping[str, str] | None = None,
+    deploying: bool = True,
 ) -> StackConfig:
-    """Parse Pulumi.yaml and Pulumi.<stack>.yaml (and any overrides) without the engine."""
-    return from_files(offline_files(stack, root, overrides=overrides, secret_overrides=secret_overrides), stack)
+    """Parse Pulumi.yaml and Pulumi.<stack>.yaml (and any overrides) without the engine.
+    `deploying` False reads a stack to tear it down (see `parse`; app/Dockerfile is not judged)."""
+    files = offline_files(stack, root, overrides=overrides, secret_overrides=secret_overrides, deploying=deploying)
+    return from_files(files, stack, deploying=deploying)
 
 
 def offline_files(
@@ -267,6 +274,7 @@ def offline_files(
     *,
     overrides: Mapping[str, str] | None = None,
     secret_overrides: Mapping[str, str] | None = None,
+    deploying: bool = True,
 ) -> stack_files.StackFiles:
     """The stack files as an offline run reads them: every required value that is not set (no
     stack file commits a secret, nor the digest a release promotes) becomes a marked placeholder,
@@ -275,7 +283,7 @@ def offline_files(
     filled: set[str] = set()
     while True:
         try:
-            from_files(files, stack)
+            from_files(files, stack, deploying=deploying)
         except MissingValueError as missing:
             if missing.key in filled:
                 raise
@@ -292,10 +300,11 @@ def offline_files(
             return files
 
 
-def from_files(files: stack_files.StackFiles, stack: str) -> StackConfig:
+def from_files(files: stack_files.StackFiles, stack: str, *, deploying: bool = True) -> StackConfig:
     refuse_retyped(files.retyped, stack)
-    cfg = parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__)
-    refuse_unrunnable_image(cfg, files.image_release)
+    cfg = parse_namespaced(files.values, stack=stack, is_secret=files.secret_keys.__contains__, deploying=deploying)
+    if deploying:
+        refuse_unrunnable_image(cfg, files.image_release)
     return cfg
 
 
@@ -306,7 +315,7 @@ def refuse_unrunnable_image(cfg: StackConfig, release: str | None) -> None:
     names a Dockerfile off the table)."""
     if release is None or cfg.app.windows_version == release:
         return
-    sku = next(s for s, r in WINDOWS_VERSION_FOR_OS_SKU.items() if r == release)
+    sku = next((s for s, r in WINDOWS_VERSION_FOR_OS_SKU.items() if r == release), f"{release} node")
     pools = ", ".join(f"{p.name}={p.os_sku}" for p in cfg.windows_pools)
     raise ConfigError(
         "appWindowsVersion",
@@ -317,11 +326,13 @@ def refuse_unrunnable_image(cfg: StackConfig, release: str | None) -> None:
     )
 
 
-def parse_namespaced(config: Mapping[str, str], *, stack: str, is_secret: Callable[[str], bool]) -> StackConfig:
+def parse_namespaced(
+    config: Mapping[str, str], *, stack: str, is_secret: Callable[[str], bool], deploying: bool = True
+) -> StackConfig:
     prefix = f"{PROJECT}:"
     values = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
     secrets = frozenset(k for k in values if is_secret(prefix + k))
-    return parse(values, stack=stack, secret_keys=secrets)
+    return parse(values, stack=stack, secret_keys=secrets, deploying=deploying)
 
 
 def _engine_config() -> dict[str, str]:

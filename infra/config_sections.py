@@ -322,6 +322,9 @@ def read_agents(read: Reader, team_count: int) -> AgentConfig:
     )
 
 
+EXPIRY = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
+
+
 def read_expiry(read: Reader) -> datetime | None:
     text = read.raw("expiresAt")
     if not text:
@@ -330,12 +333,14 @@ def read_expiry(read: Reader) -> datetime | None:
         "must be an ISO 8601 date and time with its time zone, such as 2026-11-22T18:00:00Z or"
         " 2026-11-22T19:00:00+01:00, or empty"
     )
+    # RFC 3339's date-time (T or t, Z or z, or an offset); fromisoformat alone would also take
+    # week dates, basic formats and zone-less times.
+    if not EXPIRY.fullmatch(text):
+        raise ConfigError("expiresAt", text, rule)
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text.upper())
     except ValueError:
         raise ConfigError("expiresAt", text, rule) from None
-    if "T" not in text or moment.tzinfo is None:
-        raise ConfigError("expiresAt", text, rule)
     return moment.astimezone(UTC)
 
 
@@ -436,6 +441,12 @@ def read_devops(read: Reader, teams: tuple[str, ...], agents: AgentConfig) -> De
     admin_pat = read.values.get("azdoAdminPat") or None
     if admin_pat is None:
         raise MissingSecretError("azdoAdminPat", "when azdoManage is on")
+    if agents.pat is not None and admin_pat == agents.pat.reveal():
+        raise ConfigError(
+            "azdoAdminPat",
+            Secret(admin_pat),
+            "must not be the agents' azdoPat, which every agent VM can read: give it a token of its own",
+        )
     existing = read.raw("azdoProject")
     if existing and len(teams) > 1:
         raise ConfigError("azdoProject", existing, "names an existing project, so the stack may serve only one team")

@@ -153,6 +153,7 @@ def restriction(size: str) -> VmFamilyRestriction | None:
 # table") and by northflank.com/cloud/azure/regions; logical and EUAP regions left out. Whether
 # a region offers each VM size a stack uses is not in any source at hand here: `az vm list-skus
 # --location REGION --size SIZE` answers it, and the quota lines of the plan say what to ask for.
+REGIONS_READ_ON = date(2026, 5, 24)
 REGIONS_SOURCE = "infra/dated_facts.py REGIONS: az account list-locations, as published 2026-05-24"
 REGIONS: frozenset[str] = frozenset(
     {

@@ -21,6 +21,7 @@ from infra.dated_facts import READ_ON
 from infra.stack_config import ConfigError, StackConfig
 from offline import cost, expiry, graph, prices, quota, recording
 from offline.findings import Finding, check_graph, check_policies
+from offline.prices import TABLE_DATE, TABLE_REGION
 
 
 class PlanError(Exception):
@@ -119,6 +120,18 @@ def make_plan(
     shown = {k: ("[secret]" if k in files.secret_keys else v) for k, v in sorted(files.values.items())}
     demand, _ = quota.demands(rec, cfg)
     table = price_table or prices.built_in()
+    costs = cost.estimate(rec, cfg, table)
+    borrowed = sorted({line.meter for line in costs.lines if line.meter in table.borrowed})
+    if table.region == cfg.location and borrowed:
+        session.append(
+            Finding(
+                "warning",
+                "prices-of-another-region",
+                "stack",
+                f"the {cfg.location} table of {table.date} lacks {', '.join(borrowed)}: those are priced at"
+                f" {TABLE_REGION} list prices of {TABLE_DATE}",
+            )
+        )
     if table.region != cfg.location:
         session.append(
             Finding(
@@ -146,7 +159,7 @@ def make_plan(
             key=lambda f: (f.severity, f.rule, f.resource, f.message),
         ),
         critical=graph.plan_critical_path(rec),
-        cost=cost.estimate(rec, cfg, table),
+        cost=costs,
         quotas=demand,
         references=references,
         seconds=time.perf_counter() - started,

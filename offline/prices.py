@@ -99,6 +99,8 @@ class PriceTable:
     date: str
     source: str
     region: str  # the armRegionName whose prices these are
+    # Meters the table took from the built-in East US table, as its own region's were not read.
+    borrowed: frozenset[str] = frozenset()
 
     def get(self, meter: str) -> float | None:
         return self.hourly.get(meter)
@@ -111,7 +113,9 @@ def built_in() -> PriceTable:
 def load(path: Path) -> PriceTable:
     """A refreshed table over the built-in one: what it has wins, the rest stays."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    return PriceTable({**BUILT_IN, **data["hourly"]}, data["date"], data["source"], data.get("region", ""))
+    region = data.get("region", "")
+    borrowed = frozenset(BUILT_IN) - set(data["hourly"]) if region != TABLE_REGION else frozenset()
+    return PriceTable({**BUILT_IN, **data["hourly"]}, data["date"], data["source"], region, borrowed)
 
 
 # --- refresh from the Azure Retail Prices API ---------------------------------------------

@@ -26,12 +26,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 
 from infra import messages, stack_files
+from infra.config import load_stack
+from infra.stack_config import ConfigError
 from ops import vm_power
 from ops.vm_power import DEALLOCATED, RUNNING, Agent, Outcome
 from promotion import azure_login
@@ -188,6 +191,14 @@ def up(argv: list[str] | None = None, *, login: TokenCredential | None = None) -
     parser.add_argument("-s", "--stack", required=True, help="a stack with a Pulumi.<stack>.yaml")
     args, rest = parser.parse_known_args(argv)
     rest = rest[1:] if rest[:1] == ["--"] else rest
+    # The program refuses a stack past its expiresAt: say so before any agent is started.
+    try:
+        if args.stack in stack_files.stacks():  # an unknown stack is named below
+            load_stack(args.stack).expiry_warning(datetime.now(UTC))
+    except (ConfigError, stack_files.StackFileError) as err:
+        print(messages.error_line(err), file=sys.stderr)
+        print(f"pulumi up not run, and no agent of {args.stack} started", file=sys.stderr)
+        return 2
     started = _run(lambda: bring(args.stack, None, RUNNING, login, before_up=True))
     if started == 1:
         print(f"pulumi up not run: every agent of {args.stack} must be running first", file=sys.stderr)

@@ -43,7 +43,7 @@ def problems(dockerfile: str, configs: dict[str, StackConfig]) -> list[str]:
 def stack_configs(root: Path = stack_files.ROOT) -> dict[str, StackConfig]:
     configs = {}
     for stack in stack_files.stacks(root):
-        configs[stack] = load_stack(stack, root)
+        configs[stack] = load_stack(stack, root, deploying=False)  # this check names each mismatch
     return configs
 
 

@@ -127,7 +127,8 @@ the variable group `musicstore`, the pipeline on `azure-pipelines.yml`, and the 
 create for the build. {start}
 The release to prod (a run with release=true) also needs what your organizer sets up: the
 service connection `musicstore-azure`, the build service's Contribute right on musicstore-toolkit,
-and the pipeline's secret variable `databaseConnectionString` where prod uses an external database.
+`pulumiBackendUrl` in the variable group unless the stack set it, and the pipeline's secret
+variable `databaseConnectionString` where prod uses an external database.
 """
 
 

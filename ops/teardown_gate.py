@@ -34,7 +34,9 @@ class Verdict:
 
 
 def load(stack: str, root: Path = stack_files.ROOT) -> StackConfig:
-    return load_stack(stack, root)
+    """The stack as teardown reads it: never refused by a dated table or app/Dockerfile that
+    moved on since the venue was made."""
+    return load_stack(stack, root, deploying=False)
 
 
 def on_demand(cfg: StackConfig, confirmation: str, *, allow_protected: bool = False) -> Verdict:

@@ -269,3 +269,11 @@ def test_windows2025_needs_kubernetes_132_even_when_the_table_knows_an_older_min
     # Every minor of today's table is 1.32 or later; an LTS minor added to it must not take Windows2025.
     with pytest.raises(ConfigError, match=r"Windows2025 needs Kubernetes 1\.32 or later, not 1\.30"):
         check_os_sku("windowsPools.win25.osSku", "Windows2025", 30)
+
+
+def test_the_admin_pat_may_not_be_the_agents() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_dev({"azdoAdminPat": DEV["azdoPat"]})
+    message = str(caught.value)
+    assert message.startswith("config musicstore:azdoAdminPat = [secret]: must not be the agents' azdoPat")
+    assert DEV["azdoPat"] not in message

@@ -11,12 +11,15 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.core.credentials import AccessToken
 
+from infra import stack_files
+from infra.config import load_stack
 from offline import recording
 from offline.plan import make_plan
 from ops import agents, cli, vm_power
@@ -237,3 +240,23 @@ def test_the_stack_exports_its_agents_resource_ids_in_clear() -> None:
     [vm] = rec.of_type("azure-native:compute:VirtualMachine")
     exported = recording.mask(rec.stack_outputs)[agents.OUTPUT]
     assert exported == {"team1": [vm.state["id"]]}  # not "[secret]": read without the secrets provider
+
+
+def test_up_starts_no_agent_of_a_stack_past_its_expiry(
+    site: Site, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venue = next(s for s in stack_files.stacks() if s.startswith("venue-"))
+    ends = load_stack(venue).expires_at
+    assert ends is not None
+
+    class AfterTheSession(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> AfterTheSession:
+            return cls.fromtimestamp((ends + timedelta(hours=1)).timestamp(), tz)
+
+    monkeypatch.setattr(agents, "datetime", AfterTheSession)
+    assert agents.up(["-s", venue, "--yes"], login=StaticToken()) == 2
+    assert journal_lines(site.journal) == []  # no output read, no VM started, no pulumi up
+    err = capsys.readouterr().err
+    assert f'config musicstore:expiresAt = "{ends:%Y-%m-%dT%H:%M:%SZ}": has passed' in err
+    assert f"no agent of {venue} started" in err

@@ -423,12 +423,15 @@ def test_prices_of_another_region_are_said_so_and_the_regions_own_table_is_taken
         json.dumps({"date": "2026-12-01", "source": "a table of westeurope", "region": "westeurope", "hourly": {}})
     )
     regional = make_plan("dev", price_table=prices.load(table))
-    assert not [f for f in regional.findings if f.rule == "prices-of-another-region"]
+    [found] = [f for f in regional.findings if f.rule == "prices-of-another-region"]
+    # The region is the stack's; only the meters this (empty) table lacks are named East US's.
+    assert "not westeurope's" not in found.message and "the westeurope table of 2026-12-01 lacks" in found.message
 
 
 def test_with_a_table_of_its_region_the_venue_has_no_unpriced_resource(tmp_path: Path) -> None:
     """The figures here are the stand-in API's, not Azure's: what is shown is that every
-    billable resource of the venue meets a meter the refresh fills."""
+    billable resource of the venue meets a meter, and that the meters the refreshed table lacks
+    (the stand-in serves few) are named as East US's."""
     with serving(_RetailPrices) as api:
         found = prices.meters(prices.retail_items("westeurope", api=f"{api}/prices"))
     spot = {"vm/Standard_D2s_v5/windows/spot": 0.05}  # the one meter the stand-in does not list
@@ -437,7 +440,9 @@ def test_with_a_table_of_its_region_the_venue_has_no_unpriced_resource(tmp_path:
     table.write_text(json.dumps(document))
     plan = make_plan(VENUE, price_table=prices.load(table))
     assert plan.cost is not None and plan.cost.unknown() == []
-    assert not [f for f in plan.findings if f.rule == "prices-of-another-region"]
+    [borrowed] = [f for f in plan.findings if f.rule == "prices-of-another-region"]
+    assert "the westeurope table of 2026-12-01 lacks" in borrowed.message
+    assert "vm/Standard_D4s_v5/windows" in borrowed.message and "disk/P15" not in borrowed.message
     assert "list prices of the table of 2026-12-01" in render(plan)
     assert plan.cost.totals().unknown == 0 and plan.cost.totals("team07").unknown == 0
 

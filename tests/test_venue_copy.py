@@ -100,3 +100,29 @@ def test_an_expiry_with_an_offset_is_kept_in_utc(tmp_path: Path) -> None:
     assert plan.config.expires_at == datetime(2027, 3, 20, 18, tzinfo=UTC)
     tags = plan.recording.one("azure-native:resources:ResourceGroup").plain("tags")
     assert tags["expires-at"] == "2027-03-20T18:00:00Z"
+
+
+def test_teardown_reads_a_venue_the_tables_have_moved_past(tmp_path: Path) -> None:
+    """A venue made under older tables (a region or minor no longer listed, another Windows
+    release in app/Dockerfile) is refused for `pulumi up`, yet its teardown still reads it."""
+    from ops import teardown_gate
+
+    text = ber() + '  musicstore:location: "westeruope"\n  musicstore:kubernetesVersion: "1.31"\n'
+    root = copied(tmp_path, text)
+    with pytest.raises(ConfigError):
+        make_plan("venue-ber", root=root)
+    cfg = teardown_gate.load("venue-ber", root)
+    assert cfg.location == "westeruope" and cfg.expires_at == datetime(2027, 3, 20, 18, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "stamp", ["2027-03-20T18:00Z", "2027-W12-6T18:00:00Z", "20270320T180000Z", "2027-03-20 18:00:00Z"]
+)
+def test_an_expiry_outside_rfc_3339_is_refused(tmp_path: Path, stamp: str) -> None:
+    with pytest.raises(ConfigError, match="with its time zone"):
+        make_plan("venue-ber", root=copied(tmp_path, expires(f'"{stamp}"')))
+
+
+def test_a_lowercase_rfc_3339_expiry_is_read(tmp_path: Path) -> None:
+    plan = make_plan("venue-ber", root=copied(tmp_path, expires('"2027-03-20t19:00:00+01:00"')))
+    assert plan.config.expires_at == datetime(2027, 3, 20, 18, tzinfo=UTC)
