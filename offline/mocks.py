@@ -34,8 +34,15 @@ def fake_secret(kind: str, name: str) -> str:
 
 
 class OfflineMocks(pulumi.runtime.Mocks):
-    def __init__(self, stack_outputs: Callable[[str], Mapping[str, Any]] | None = None) -> None:
+    """`regenerated`: registries whose admin password Azure has regenerated since the first run."""
+
+    def __init__(
+        self,
+        stack_outputs: Callable[[str], Mapping[str, Any]] | None = None,
+        regenerated: frozenset[str] = frozenset(),
+    ) -> None:
         self.stack_outputs = stack_outputs
+        self.regenerated = regenerated
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -53,7 +60,7 @@ class OfflineMocks(pulumi.runtime.Mocks):
         return answer(args.typ, args.name, inputs, stack=pulumi.get_stack())
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        return call(args.token, args.args), []
+        return call(args.token, args.args, regenerated=self.regenerated), []
 
 
 def answer(typ: str, name: str, inputs: dict[str, Any], *, stack: str) -> tuple[str, dict[str, Any]]:
@@ -88,14 +95,15 @@ def as_outputs(typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def call(token: str, a: dict[str, Any]) -> dict[str, Any]:
+def call(token: str, a: dict[str, Any], *, regenerated: frozenset[str] = frozenset()) -> dict[str, Any]:
     """What a provider function answers (the credentials listings the program reads)."""
     if token == "azure-native:containerregistry:listRegistryCredentials":
         registry = str(a.get("registryName"))
+        first = f"{registry}/regenerated" if registry in regenerated else registry
         return {
             "username": registry,
             "passwords": [
-                {"name": "password", "value": fake_secret("acr-password", registry)},
+                {"name": "password", "value": fake_secret("acr-password", first)},
                 {"name": "password2", "value": fake_secret("acr-password2", registry)},
             ],
         }

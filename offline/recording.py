@@ -218,6 +218,7 @@ def run(
     on_register: Callable[[int], None] | None = None,
     files: stack_files.StackFiles | None = None,
     now: datetime | None = None,
+    regenerated: frozenset[str] = frozenset(),
 ) -> Recording:
     """Run the program for `stack` under mocks. `overrides` replace config values (keys without
     the project namespace, values as the CLI would pass them); `secret_overrides` set
@@ -238,6 +239,7 @@ def run(
             secret_keys=files.secret_keys,
             stack_outputs=stack_outputs,
             on_register=on_register,
+            regenerated=regenerated,
         )
 
 
@@ -250,9 +252,11 @@ def record(
     secret_keys: set[str] | frozenset[str] = frozenset(),
     stack_outputs: Callable[[str], Mapping[str, Any]] | None = None,
     on_register: Callable[[int], None] | None = None,
+    regenerated: frozenset[str] = frozenset(),
 ) -> Recording:
-    """Run `program` inside a root Stack under OfflineMocks and return what it registered."""
-    monitor = RecordingMonitor(OfflineMocks(stack_outputs), on_register)
+    """Run `program` inside a root Stack under OfflineMocks and return what it registered;
+    `regenerated` names registries whose admin password was regenerated (OfflineMocks)."""
+    monitor = RecordingMonitor(OfflineMocks(stack_outputs, regenerated), on_register)
     logger = logging.getLogger(f"musicstore.offline.{stack}")
     logger.propagate = False
     collector = _WarningCollector()

@@ -58,11 +58,11 @@ class AgentsError(Exception):
     """Exit status 1."""
 
 
-def stack_outputs(stack: str) -> dict[str, Any]:
-    """The stack's outputs, secrets as "[secret]"; {} for a stack never deployed."""
+def stack_outputs(stack: str, *, show_secrets: bool = False) -> dict[str, Any]:
+    """The stack's outputs, secrets as "[secret]" unless `show_secrets`; {} for a stack never deployed."""
     try:
         done = subprocess.run(
-            ["pulumi", "stack", "output", "--json", "--stack", stack],
+            ["pulumi", "stack", "output", "--json", *(["--show-secrets"] if show_secrets else []), "--stack", stack],
             cwd=stack_files.ROOT,
             capture_output=True,
             text=True,
@@ -76,7 +76,9 @@ def stack_outputs(stack: str) -> dict[str, Any]:
     try:
         outputs = json.loads(done.stdout or "{}")
     except ValueError:
-        raise AgentsError(f"pulumi stack output --stack {stack}: not JSON: {done.stdout[:200]!r}") from None
+        # With the secrets in clear, what came instead of JSON is not shown: it may hold them.
+        shown = "" if show_secrets else f": {done.stdout[:200]!r}"
+        raise AgentsError(f"pulumi stack output --stack {stack}: not JSON{shown}") from None
     return outputs if isinstance(outputs, dict) else {}
 
 

@@ -4,6 +4,7 @@
     musicstore handout venue-ams --outputs outputs.json --out handouts/
     musicstore teardown venue-ams --confirm "destroy venue-ams"
     musicstore up -s dev --yes               start dev's stopped build agents, then pulumi up
+    musicstore team add -s venue-ams         one team more, planned offline (--apply to carry it out)
     musicstore SUBCOMMAND --help             what each takes
 
 Errors are one line, `error: ...`, naming the input, the value and the rule; exit status 2.
@@ -113,6 +114,7 @@ COMMANDS: dict[str, tuple[str, str | Callable[[list[str] | None], int]]] = {
     "plan": ("the offline plan of a stack: resources, findings, cost, time, diagram, JSON", plan),
     "handout": ("one sheet per team from a stack's outputs", "ops.handout"),
     "teardown": ("destroy a stack and remove it, after its gate", "ops.teardown"),
+    "team": ("one team's operations, planned offline first: add, remove, replace-agent, rotate-password", "ops.team"),
     "agents": ("a stack's build agents: status, start, stop (deallocate)", "ops.agents"),
     "up": ("start the stack's stopped build agents, then pulumi up", up),
     "gate": ("which stacks the teardown workflow may destroy", "ops.teardown_gate"),

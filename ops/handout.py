@@ -6,6 +6,7 @@
 It gives each team its registry (login server, admin username), its agent pool and its
 app's address, and says how to read the registry password. The password itself is written
 only with `--show-passwords`, from outputs taken with `pulumi stack output --show-secrets`.
+The files are the organizer's alone: mode 0600, in a directory mode 0700.
 `--offline` takes the outputs of the offline plan instead, to see the handout's shape.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from infra.stack_files import StackFileError
 from offline.plan import PlanError
 
 HIDDEN = "[secret]"
+PRIVATE_DIRECTORY, PRIVATE_FILE = 0o700, 0o600
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class HandoutError(Exception):
 
 def sheets(stack: str, outputs: dict[str, Any], *, show_passwords: bool) -> list[TeamSheet]:
     teams = outputs.get("teams")
+    if teams == HIDDEN:  # one secret output, as it holds the passwords
+        raise HandoutError("the outputs' `teams` is a secret: take them with pulumi stack output --json --show-secrets")
     if not isinstance(teams, dict) or not teams:
         raise HandoutError("the outputs have no `teams`: take them with pulumi stack output --json")
     result = []
@@ -171,15 +176,43 @@ def table(all_sheets: list[TeamSheet]) -> str:
 
 
 def write(all_sheets: list[TeamSheet], directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for sheet in all_sheets:
-        path = directory / f"{sheet.team}.md"
-        path.write_text(markdown(sheet), encoding="utf-8")
-        written.append(path)
+    """A sheet per team and teams.csv, readable by their owner only (they name the registries and
+    may hold passwords): files mode 0600 in a directory mode 0700."""
+    written = [write_sheet(sheet, directory) for sheet in all_sheets]
     summary = directory / "teams.csv"
-    summary.write_text(table(all_sheets), encoding="utf-8")
+    _private(summary, table(all_sheets))
     return [*written, summary]
+
+
+def write_sheet(sheet: TeamSheet, directory: Path) -> Path:
+    """One team's sheet (again, after its password was rotated)."""
+    directory.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+    directory.chmod(PRIVATE_DIRECTORY)  # also a directory that was there before, wider
+    path = directory / f"{sheet.team}.md"
+    _private(path, markdown(sheet))
+    return path
+
+
+def _private(path: Path, text: str) -> None:
+    """Writes `text` to a file no one else can read at any moment: created 0600, never wider."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.fchmod(descriptor, PRIVATE_FILE)  # a file that was there before keeps its mode otherwise
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def read_outputs(path: Path) -> dict[str, Any]:
+    """The JSON `pulumi stack output --json` printed, saved to `path`."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        outputs = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise HandoutError(
+            f"{path} is not JSON ({err.msg}, line {err.lineno}): take the outputs with pulumi stack output --json"
+        ) from None
+    if not isinstance(outputs, dict):
+        raise HandoutError(f"{path} holds JSON but not the outputs' object: take them with pulumi stack output --json")
+    return outputs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
 
             outputs = mask(make_plan(args.stack).recording.stack_outputs)
         else:
-            outputs = json.loads(args.outputs.read_text(encoding="utf-8"))
+            outputs = read_outputs(args.outputs)
         written = write(sheets(args.stack, outputs, show_passwords=args.show_passwords), args.out / args.stack)
     except (HandoutError, ConfigError, StackFileError, PlanError, OSError, ValueError) as err:
         print(messages.error_line(err), file=sys.stderr)

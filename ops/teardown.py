@@ -1,6 +1,7 @@
 """Tears a stack down through Pulumi's Automation API (the Pulumi CLI must be installed).
 
-    musicstore teardown STACK --dry-run                        # what would go
+    musicstore teardown STACK --dry-run                        # what would go, from the stack's state
+    musicstore teardown STACK --dry-run --offline              # what would go, from the offline plan, no CLI
     musicstore teardown STACK --confirm "destroy STACK"        # on demand
     musicstore teardown STACK --expired                        # only if expiresAt has passed
 
@@ -8,7 +9,8 @@ The same gate as the teardown workflow (ops.teardown_gate) decides before anythi
 touched: the typed confirmation or a passed expiry, and never a stack whose config says
 `teardownAllowed: false`. Then `pulumi destroy`, and the stack's removal from the backend
 (Pulumi.<stack>.yaml stays). The dry run reads the stack's state and lists every resource
-that would be deleted, changing nothing.
+that would be deleted, changing nothing; with --offline it lists what the program creates for
+the stack as its file stands (the offline plan: no CLI, no backend, no Azure).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from infra import messages, stack_files
@@ -37,6 +40,20 @@ def listing(deployment: Mapping[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+def planned_listing(stack: str, root: Path = stack_files.ROOT) -> list[tuple[str, str]]:
+    """(type, name) of each resource the offline plan of `stack` holds, as `listing` gives them
+    from a state. The plan is judged before the stack expired: expired stacks are the ones torn down."""
+    from offline import recording
+
+    cfg = teardown_gate.load(stack, root)
+    now = datetime.now(UTC)
+    if cfg.expires_at is not None and cfg.expires_at <= now:
+        now = cfg.expires_at - timedelta(seconds=1)
+    planned = recording.run(stack, root=root, now=now)
+    # Sorted: the mocks answer concurrently, so the order of registration varies from run to run.
+    return sorted((r.type, r.name) for r in planned.resources.values() if not r.type.startswith("pulumi:providers:"))
+
+
 def describe(items: list[tuple[str, str]]) -> list[str]:
     lines = [f"{len(items)} resources would be destroyed:"]
     lines += [f"  {n:4}  {typ}" for typ, n in sorted(Counter(t for t, _ in items).items())]
@@ -51,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--dry-run", action="store_true", help="list what would go, change nothing")
     mode.add_argument("--confirm", help='the typed confirmation, "destroy STACK"')
     mode.add_argument("--expired", action="store_true", help="destroy only if expiresAt has passed")
+    parser.add_argument("--offline", action="store_true", help="with --dry-run: from the offline plan, not the state")
     parser.add_argument(
         "--allow-protected", action="store_true", help="also a stack with protectResources: unprotect it, then destroy"
     )
@@ -60,6 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, stack_files.StackFileError) as err:
         print(messages.error_line(err), file=sys.stderr)
         return 2
+    if args.offline and not args.dry_run:
+        parser.error("--offline goes with --dry-run only: a teardown itself reads the stack's state")
+    if args.offline:
+        try:
+            print("\n".join(describe(planned_listing(args.stack))))
+        except (ConfigError, stack_files.StackFileError) as err:
+            print(messages.error_line(err), file=sys.stderr)
+            return 2
+        print(f"(from the offline plan of Pulumi.{args.stack}.yaml; a stack deployed from another version differs)")
+        return 0
     if not args.dry_run:
         verdict = (
             teardown_gate.on_schedule(cfg, datetime.now(UTC))

@@ -8,7 +8,6 @@ import json
 import os
 import stat
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.core.credentials import AccessToken
 
 from infra import stack_files
 from infra.config import load_stack
@@ -24,7 +22,7 @@ from offline import recording
 from offline.plan import make_plan
 from ops import agents, cli, vm_power
 from tests.support import arm_compute
-from tests.support.arm_compute import Compute, journal_lines, resource_id
+from tests.support.arm_compute import Compute, StaticToken, journal_lines, resource_id
 
 STACK = "dev"
 VMS = {"red": ["vm-red-1", "vm-red-2"], "blue": ["vm-blue-1"]}
@@ -34,13 +32,6 @@ OUTPUTS = {
     "resourceGroupName": "rg-gdbc-dev",
 }
 ALLOCATION_FAILED = {"code": "AllocationFailed", "message": "Allocation failed. We do not have sufficient capacity."}
-
-
-class StaticToken:
-    """The stand-in's token, as a credential: no login service is involved."""
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(arm_compute.TOKEN, int(time.time()) + 3600)
 
 
 @dataclass(frozen=True)

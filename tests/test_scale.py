@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -245,6 +247,41 @@ def test_handouts_show_passwords_when_asked(tmp_path: Path) -> None:
     masked = {"teams": {"red": {**OUTPUTS["teams"]["red"], "registryAdminPassword": "[secret]"}}}
     with pytest.raises(handout.HandoutError, match="--show-secrets"):
         handout.sheets("ams", masked, show_passwords=True)
+
+
+def test_handouts_are_the_organizers_alone_even_where_wider_ones_were(tmp_path: Path) -> None:
+    folder = tmp_path / "handouts"
+    folder.mkdir(mode=0o755)
+    (folder / "red.md").write_text("an old sheet")
+    (folder / "red.md").chmod(0o644)
+    old = os.umask(0)  # the widest a process can be asked to create with
+    try:
+        written = handout.write(handout.sheets("ams", OUTPUTS, show_passwords=True), folder)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in written} == {"red.md": 0o600, "teams.csv": 0o600}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "Current stack is venue-ams\n",
+            "is not JSON (Expecting value, line 1): take the outputs with pulumi stack output",
+        ),
+        ('["teams"]', "holds JSON but not the outputs' object"),
+        ('{"teams": "[secret]"}', "`teams` is a secret: take them with pulumi stack output --json --show-secrets"),
+    ],
+)
+def test_outputs_a_handout_cannot_read_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    (tmp_path / "outputs.json").write_text(text)
+    assert handout.main([VENUE, "--outputs", str(tmp_path / "outputs.json"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_handouts_from_the_offline_plan_cover_every_team(tmp_path: Path) -> None:

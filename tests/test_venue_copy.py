@@ -4,7 +4,6 @@ resource is registered; the copy with a new prefix and address range plans clean
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from infra import stack_files
 from infra.dated_facts import READ_ON
 from infra.stack_config import ConfigError
 from offline.plan import make_plan
+from tests.support import project_copy
 
 ROOT = stack_files.ROOT
 VENUE = (ROOT / "Pulumi.venue-ams.yaml").read_text()
@@ -22,13 +22,8 @@ PLANNED_AT = datetime.combine(READ_ON, datetime.min.time(), UTC)
 
 
 def copied(tmp_path: Path, text: str) -> Path:
-    """A project folder as the organizer's: the project's files, and the copy as venue-ber."""
-    for path in [*ROOT.glob("Pulumi*.yaml"), ROOT / "__main__.py"]:
-        shutil.copy(path, tmp_path / path.name)
-    (tmp_path / "app").mkdir()
-    shutil.copy(ROOT / "app" / "Dockerfile", tmp_path / "app" / "Dockerfile")
-    (tmp_path / "Pulumi.venue-ber.yaml").write_text(text)
-    return tmp_path
+    """A project folder as the organizer's, with the copy as venue-ber."""
+    return project_copy.copied(tmp_path, "venue-ber", text)
 
 
 def ber(text: str = VENUE) -> str:

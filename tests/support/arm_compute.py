@@ -1,18 +1,22 @@
 """Azure Resource Manager's virtual-machine power endpoints on https://127.0.0.1, as documented:
 the instance view, and `start` and `deallocate` answering 202 with an Azure-AsyncOperation and a
-Location to poll. HTTPS because azure-core sends a bearer token over TLS only: the certificate
-for 127.0.0.1 is azure_stand_in's, and a client trusts its CA through REQUESTS_CA_BUNDLE."""
+Location to poll; and a registry's regenerateCredential, answering the new credentials at once.
+HTTPS because azure-core sends a bearer token over TLS only: the certificate for 127.0.0.1 is
+azure_stand_in's, and a client trusts its CA through REQUESTS_CA_BUNDLE."""
 
 from __future__ import annotations
 
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from azure.core.credentials import AccessToken
 
 from tests.support.azure_stand_in import make_tls_files, serving_tls
 from tests.support.http_stand_in import JsonHandler
@@ -25,6 +29,10 @@ VM_PATH = re.compile(
 )
 OPERATION_PATH = re.compile(
     r"^/subscriptions/[^/]+/providers/Microsoft\.Compute/locations/[^/]+/operations/(?P<id>\d+)"
+)
+REGISTRY_PATH = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ContainerRegistry"
+    r"/registries/(?P<registry>[^/?]+)/regenerateCredential\?"
 )
 # After the action, the state the VM passes through and the one it ends in.
 TRANSITIONS = {"start": ("starting", "running"), "deallocate": ("deallocating", "deallocated")}
@@ -53,6 +61,23 @@ class Compute:
     polls: int = 1  # how often an operation answers InProgress before it ends
     operations: dict[str, Operation] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Registries (by name) and how often each password was regenerated.
+    registries: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def regenerate(self, registry: str, password: str) -> dict[str, Any]:
+        """ACR's regenerateCredential: a synchronous POST that answers the new credentials."""
+        with self.lock:
+            counts = self.registries[registry]
+            counts[password] = counts.get(password, 0) + 1
+            answer = {
+                "username": registry,
+                "passwords": [
+                    {"name": n, "value": f"{registry}-{n}-{counts.get(n, 0)}"} for n in ("password", "password2")
+                ],
+            }
+        with self.journal.open("a", encoding="utf-8") as log:
+            log.write(f"arm regenerateCredential {registry} {password}\n")
+        return answer
 
     def act(self, vm: str, action: str) -> str:
         with self.lock:
@@ -115,6 +140,10 @@ class _Handler(JsonHandler):
     def do_POST(self) -> None:  # noqa: N802
         if not self._authorized():
             return
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        if (registry := REGISTRY_PATH.match(self.path)) and registry["registry"] in self.compute.registries:
+            self.send_json(self.compute.regenerate(registry["registry"], str(body.get("name"))))
+            return
         found = VM_PATH.match(self.path)
         if not found or found["action"] == "/instanceView" or found["vm"] not in self.compute.states:
             self.send_json({"error": {"code": "NotFound", "message": self.path}}, 404)
@@ -139,6 +168,13 @@ def _instance_view(power: str) -> dict[str, Any]:
             {"code": f"PowerState/{power}", "level": "Info", "displayStatus": f"VM {power}"},
         ],
     }
+
+
+class StaticToken:
+    """The stand-in's token, as a credential: no login service is involved."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(TOKEN, int(time.time()) + 3600)
 
 
 @contextmanager

@@ -1,0 +1,239 @@
+"""One team's operations on a deployed stack, each planned offline first: the resources it
+changes, and that none of them is another team's or shared.
+
+    musicstore team add -s STACK [TEAM]                 a team more: its registry, agents, namespace, project
+    musicstore team remove -s STACK TEAM                that team's resources go, no other's
+    musicstore team replace-agent -s STACK TEAM [--agent N]    a new VM for the team's agent N (default 1)
+    musicstore team rotate-password -s STACK TEAM --handouts DIR   a new registry admin password, its handout again
+
+Without --apply each prints its offline plan and changes nothing. With --apply, and only when the
+plan touches that team alone: add and remove write Pulumi.STACK.yaml, then `musicstore up -s STACK`;
+replace-agent runs `musicstore up -s STACK --replace URN`; rotate-password has Azure regenerate the
+registry's password, runs `musicstore up -s STACK` (the team's service connection takes it) and writes
+the team's handout. Arguments after `--` go to `pulumi up` (--yes, --skip-preview, ...).
+
+Exit status: 0 planned (or applied); 1 the plan changes another team's or a shared resource (nothing is
+applied), or the apply failed; 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from azure.core.credentials import TokenCredential
+
+from infra import config, messages, stack_files
+from infra.stack_config import ConfigError
+from offline import changes, recording
+from offline.changes import Change
+from ops import team_file
+from ops.team_file import Edit, TeamFileError
+
+VM = "azure-native:compute:VirtualMachine"
+REGISTRY = "azure-native:containerregistry:Registry"
+
+
+@dataclass(frozen=True)
+class TeamPlan:
+    stack: str
+    team: str
+    what: str
+    changes: tuple[Change, ...]
+    edit: Edit | None = None  # the stack file as the change leaves it (add, remove)
+    up_args: tuple[str, ...] = ()  # what `pulumi up` takes besides the stack (replace-agent)
+    registry: str = ""  # the team's registry (rotate-password)
+    teams_before: tuple[str, ...] = ()
+    root: Path = stack_files.ROOT
+
+    @property
+    def others(self) -> list[Change]:
+        """The changes that are another team's or shared."""
+        teams = sorted({*self.teams_before, *(self.edit.teams if self.edit else ())})
+        return changes.others(self.changes, self.team, teams)
+
+    def report(self) -> list[str]:
+        lines = [f"{self.what} on {self.stack}, planned offline (the program under mocks):"]
+        lines += changes.describe(self.changes)
+        foreign = self.others
+        if foreign:
+            lines.append(f"{len(foreign)} of {len(self.changes)} changes are not {self.team}'s:")
+            lines += changes.describe(foreign)
+        else:
+            lines.append(f"{len(self.changes)} resources change, all {self.team}'s: no other team's and no shared one.")
+        return lines
+
+
+def plan_add(stack: str, team: str | None, *, root: Path = stack_files.ROOT, now: datetime | None = None) -> TeamPlan:
+    files, text = _current(stack, root)
+    counted = files.values.get(f"{files.project}:teamPrefix") if _counted(files) else None
+    edit = team_file.add(text, _teams(files, stack), team, counted=counted)
+    return _edited(stack, root, files, edit, edit.teams[-1], f"team add {edit.teams[-1]}", now)
+
+
+def plan_remove(stack: str, team: str, *, root: Path = stack_files.ROOT, now: datetime | None = None) -> TeamPlan:
+    files, text = _current(stack, root)
+    edit = team_file.remove(text, _teams(files, stack), team)
+    return _edited(stack, root, files, edit, team, f"team remove {team}", now)
+
+
+def plan_replace_agent(
+    stack: str, team: str, agent: int, *, root: Path = stack_files.ROOT, now: datetime | None = None
+) -> TeamPlan:
+    files, _ = _current(stack, root)
+    teams = _check_team(files, stack, team)
+    before = _run(stack, root, files, now)
+    name = f"{team}-agent{agent}"
+    vms = [r for r in before.of_type(VM) if r.name == name]
+    if not vms:
+        count = sum(r.name.startswith(f"{team}-agent") for r in before.of_type(VM))
+        raise TeamFileError(messages.problem("--agent", str(agent), f"must be 1 to {count}: {team} has {count} agents"))
+    urn = vms[0].urn
+    found = changes.replacing(before, [urn])
+    what = f"team replace-agent {team} (agent {agent})"
+    return TeamPlan(stack, team, what, tuple(found), up_args=("--replace", urn), teams_before=teams, root=root)
+
+
+def plan_rotate(stack: str, team: str, *, root: Path = stack_files.ROOT, now: datetime | None = None) -> TeamPlan:
+    files, _ = _current(stack, root)
+    teams = _check_team(files, stack, team)
+    before = _run(stack, root, files, now)
+    registry = next(r for r in before.of_type(REGISTRY) if r.name == f"{team}-registry")
+    physical = str(registry.state.get("name") or registry.plain("registryName"))
+    after = _run(stack, root, files, now, regenerated=frozenset({physical}))
+    found = changes.between(before, after)
+    what = f"team rotate-password {team} (registry {physical})"
+    return TeamPlan(stack, team, what, tuple(found), registry=physical, teams_before=teams, root=root)
+
+
+def _current(stack: str, root: Path) -> tuple[stack_files.StackFiles, str]:
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise stack_files.StackFileError(
+            f"no stack file {path.name}: stacks here are {', '.join(stack_files.stacks(root))}"
+        )
+    return config.offline_files(stack, root), path.read_text(encoding="utf-8")
+
+
+def _counted(files: stack_files.StackFiles) -> bool:
+    return files.values.get(f"{files.project}:teamCount", "0") not in ("", "0")
+
+
+def _teams(files: stack_files.StackFiles, stack: str) -> tuple[str, ...]:
+    return config.from_files(files, stack).teams
+
+
+def _check_team(files: stack_files.StackFiles, stack: str, team: str) -> tuple[str, ...]:
+    teams = _teams(files, stack)
+    if team not in teams:
+        raise TeamFileError(messages.problem("team", json.dumps(team), f"must be one of {', '.join(teams)}"))
+    return teams
+
+
+def _run(
+    stack: str,
+    root: Path,
+    files: stack_files.StackFiles,
+    now: datetime | None,
+    regenerated: frozenset[str] = frozenset(),
+) -> recording.Recording:
+    return recording.run(stack, root=root, files=files, now=now or datetime.now(UTC), regenerated=regenerated)
+
+
+def _edited(
+    stack: str, root: Path, files: stack_files.StackFiles, edit: Edit, team: str, what: str, now: datetime | None
+) -> TeamPlan:
+    """Plans the stack file as the edit leaves it, read the way every stack file is read."""
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copy(root / "Pulumi.yaml", Path(folder) / "Pulumi.yaml")
+        (Path(folder) / f"Pulumi.{stack}.yaml").write_text(edit.text, encoding="utf-8")
+        edited = replace(config.offline_files(stack, Path(folder)), image_release=files.image_release)
+    if config.from_files(edited, stack).teams != edit.teams:
+        raise TeamFileError(f"Pulumi.{stack}.yaml as edited does not name the teams {', '.join(edit.teams)}")
+    found = changes.between(_run(stack, root, files, now), _run(stack, root, edited, now))
+    return TeamPlan(stack, team, what, tuple(found), edit=edit, teams_before=_teams(files, stack), root=root)
+
+
+def write_stack_file(stack: str, text: str, root: Path = stack_files.ROOT) -> None:
+    """Replaces the stack file whole or not at all."""
+    path = root / f"Pulumi.{stack}.yaml"
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def apply(planned: TeamPlan, up_args: list[str], args: argparse.Namespace, login: TokenCredential | None) -> int:
+    """Carries out a plan that touches its team alone: the exit status."""
+    from ops import agents, team_password
+
+    try:
+        if planned.edit is not None:
+            write_stack_file(planned.stack, planned.edit.text, planned.root)
+            print(f"Pulumi.{planned.stack}.yaml now names {len(planned.edit.teams)} teams")
+        if planned.registry:
+            team_password.regenerate(planned.stack, planned.team, login=login)
+        status = agents.up(["-s", planned.stack, *planned.up_args, *up_args], login=login)
+        if status == 0 and planned.registry:
+            team_password.reissue_handout(
+                planned.stack, planned.team, args.handouts, show_passwords=args.show_passwords
+            )
+    except (agents.AgentsError, agents.InputError) as err:
+        print(messages.error_line(err), file=sys.stderr)
+        return 1
+    return status
+
+
+PLANS: dict[str, Callable[[argparse.Namespace], TeamPlan]] = {
+    "add": lambda a: plan_add(a.stack, a.team),
+    "remove": lambda a: plan_remove(a.stack, a.team),
+    "replace-agent": lambda a: plan_replace_agent(a.stack, a.team, a.agent),
+    "rotate-password": lambda a: plan_rotate(a.stack, a.team),
+}
+
+
+def main(argv: list[str] | None = None, *, login: TokenCredential | None = None) -> int:
+    """`login`: a credential instead of the provider's choice (the tests' own)."""
+    parser = messages.Parser(prog="musicstore team", description=__doc__.split("\n\n")[0])
+    actions = parser.add_subparsers(dest="action", required=True, metavar="{" + ",".join(PLANS) + "}")
+    for name in PLANS:
+        sub = actions.add_parser(name, description=f"musicstore team {name}: see musicstore team --help")
+        sub.add_argument("-s", "--stack", required=True, help="a stack with a Pulumi.<stack>.yaml")
+        sub.add_argument("team", nargs="?" if name == "add" else None, help="the team")
+        if name == "replace-agent":
+            sub.add_argument("--agent", type=int, default=1, help="which of the team's agents (default 1)")
+        if name == "rotate-password":
+            sub.add_argument("--handouts", type=Path, required=True, help="where the team's handout is written")
+            sub.add_argument("--show-passwords", action="store_true", help="write the new password into it")
+        sub.add_argument("--apply", action="store_true", help="carry it out once the plan touches that team alone")
+    args, rest = parser.parse_known_args(argv)
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)} (arguments for pulumi up go after --)")
+    try:
+        planned = PLANS[args.action](args)
+    except (ConfigError, stack_files.StackFileError, TeamFileError, KeyError) as err:
+        print(messages.error_line(err), file=sys.stderr)
+        return 2
+    print("\n".join(planned.report()), flush=True)
+    if planned.others:
+        print(
+            messages.error_line(f"{args.action} would change more than {planned.team}: nothing done"), file=sys.stderr
+        )
+        return 1
+    if not args.apply:
+        print("Nothing changed: --apply carries it out.")
+        return 0
+    return apply(planned, rest, args, login)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
