@@ -1,13 +1,13 @@
 """A handout per team, in Markdown and CSV, from a stack's outputs.
 
-    pulumi stack output --stack venue-ams --json > outputs.json
-    musicstore handout venue-ams --outputs outputs.json --out handouts/
+    musicstore handout venue-ams --out handouts/       # reads pulumi stack output --json --show-secrets
 
 It gives each team its registry (login server, admin username), its agent pool and its
 app's address, and says how to read the registry password. The password itself is written
-only with `--show-passwords`, from outputs taken with `pulumi stack output --show-secrets`.
-The files are the organizer's alone: mode 0600, in a directory mode 0700.
-`--offline` takes the outputs of the offline plan instead, to see the handout's shape.
+only with `--show-passwords`. The files are the organizer's alone: mode 0600, in a directory
+mode 0700. The outputs are read from the stack with the Pulumi CLI (its backend logged in to, its
+secrets' passphrase or key at hand, as for `pulumi up`); `--outputs FILE` reads them from that
+command's JSON instead, and `--offline` from the offline plan, to see the handout's shape.
 """
 
 from __future__ import annotations
@@ -215,11 +215,30 @@ def read_outputs(path: Path) -> dict[str, Any]:
     return outputs
 
 
+def _from_the_stack(stack: str) -> dict[str, Any]:
+    """The outputs as `pulumi stack output --json --show-secrets` prints them (`teams` is one
+    secret, as it holds the passwords), kept in memory only."""
+    from ops import agents
+
+    try:
+        agents.check_stack(stack)
+        outputs = agents.stack_outputs(stack, show_secrets=True)
+    except (agents.AgentsError, agents.InputError) as err:
+        raise HandoutError(str(err)) from None
+    if not outputs:
+        raise HandoutError(f"{stack} has no outputs: it was never deployed (--offline shows a handout's shape)")
+    return outputs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = messages.Parser(prog="musicstore handout", description=__doc__.split("\n\n")[0])
     parser.add_argument("stack")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--outputs", type=Path, help="JSON of `pulumi stack output --json`")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--outputs",
+        type=Path,
+        help="JSON of `pulumi stack output --json --show-secrets` (default: read from the stack)",
+    )
     source.add_argument("--offline", action="store_true", help="the offline plan's outputs")
     parser.add_argument("--show-passwords", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
@@ -230,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
             from offline.recording import mask
 
             outputs = mask(make_plan(args.stack).recording.stack_outputs)
-        else:
+        elif args.outputs:
             outputs = read_outputs(args.outputs)
+        else:
+            outputs = _from_the_stack(args.stack)
         written = write(sheets(args.stack, outputs, show_passwords=args.show_passwords), args.out / args.stack)
     except (HandoutError, ConfigError, StackFileError, PlanError, OSError, ValueError) as err:
         print(messages.error_line(err), file=sys.stderr)

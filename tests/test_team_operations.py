@@ -17,7 +17,7 @@ import pytest
 
 from offline import changes
 from offline.changes import CREATE, DELETE, REPLACE, UPDATE, WITH_REPLACED, Change
-from ops import team, team_file, teardown, vm_power
+from ops import handout, team, team_file, teardown, vm_power
 from ops.team_file import TeamFileError
 from tests.support import arm_compute, project_copy
 from tests.support.arm_compute import Compute, StaticToken, journal_lines, resource_id
@@ -217,6 +217,17 @@ def test_a_rotation_regenerates_first_then_runs_up_then_writes_the_handout_priva
     assert stat.S_IMODE(sheet.stat().st_mode) == 0o600
     assert stat.S_IMODE(sheet.parent.stat().st_mode) == 0o700
     assert "new-one" not in sheet.read_text()
+
+
+def test_a_handout_reads_the_stacks_outputs_itself_and_shows_no_password_unasked(
+    tmp_path: Path, site: tuple[Compute, Path, Path]
+) -> None:
+    _, journal, bin_dir = site
+    (bin_dir / "outputs.json").write_text(json.dumps(outputs("s3cret-Pa55")))
+    assert handout.main([STACK, "--out", str(tmp_path / "out")]) == 0
+    assert journal_lines(journal) == [f"pulumi stack output --json --show-secrets --stack {STACK}"]
+    sheet = (tmp_path / "out" / STACK / "team02.md").read_text()
+    assert "acrteam02.azurecr.io" in sheet and "s3cret-Pa55" not in sheet
 
 
 def team_args(*, tmp: Path) -> argparse.Namespace:
