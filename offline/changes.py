@@ -33,23 +33,39 @@ class Change:
         return self.urn.rsplit("::", 1)[-1]
 
 
+def engine_urn(recording: Recording, urn: str) -> str:
+    """The URN the engine gives a recorded resource. The SDK's mock monitor qualifies a type by its
+    parent's type alone, and a top-level one by the Stack; the engine by every ancestor's type
+    below the Stack (sdk/go/common/resource/urn.go, NewURN with the parent's qualified type)."""
+    reg = recording.resources[urn]
+    types = [reg.type]
+    parent = recording.resources.get(reg.parent)
+    while parent is not None:
+        types.insert(0, parent.type)
+        parent = recording.resources.get(parent.parent)
+    stack, project = urn.split("::")[0], urn.split("::")[1]
+    return f"{stack}::{project}::{'$'.join(types)}::{reg.name}"
+
+
 def between(before: Recording, after: Recording) -> list[Change]:
-    """The resources the second run creates, deletes or updates, compared with the first.
-    Inputs are compared with secrets unwrapped, so a new password counts; only key names are kept."""
-    changes = [Change(DELETE, urn) for urn in before.resources if urn not in after.resources]
+    """The resources the second run creates, deletes or updates, compared with the first, by the
+    URNs the engine gives them. Inputs are compared with secrets unwrapped, so a new password
+    counts; only key names are kept."""
+    changes = [Change(DELETE, engine_urn(before, urn)) for urn in before.resources if urn not in after.resources]
     for urn, reg in after.resources.items():
         previous = before.resources.get(urn)
         if previous is None:
-            changes.append(Change(CREATE, urn))
+            changes.append(Change(CREATE, engine_urn(after, urn)))
             continue
         keys = _differing(previous, reg)
         if keys:
-            changes.append(Change(UPDATE, urn, keys))
+            changes.append(Change(UPDATE, engine_urn(after, urn), keys))
     return sorted(changes, key=lambda c: (c.action, c.urn))
 
 
 def replacing(recording: Recording, urns: Iterable[str]) -> list[Change]:
-    """`pulumi up --replace` of `urns`: those resources, and every resource that depends on them."""
+    """`pulumi up --replace` of `urns` (as recorded): those resources, and every resource that
+    depends on them, by the URNs the engine gives them."""
     targets = set(urns)
     unknown = targets - recording.resources.keys()
     if unknown:
@@ -64,7 +80,8 @@ def replacing(recording: Recording, urns: Iterable[str]) -> list[Change]:
         found = {urn for urn, needs in depends_on.items() if urn not in after and after.intersection(needs)}
         after |= found
         grew = bool(found)
-    return [Change(REPLACE if u in targets else WITH_REPLACED, u) for u in sorted(after)]
+    taken = [Change(REPLACE if u in targets else WITH_REPLACED, engine_urn(recording, u)) for u in after]
+    return sorted(taken, key=lambda c: c.urn)
 
 
 def owner(urn: str, teams: Sequence[str]) -> str | None:

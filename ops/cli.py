@@ -4,6 +4,7 @@
     musicstore handout venue-ams --outputs outputs.json --out handouts/
     musicstore teardown venue-ams --confirm "destroy venue-ams"
     musicstore up -s dev --yes               start dev's stopped build agents, then pulumi up
+    musicstore status -s venue-ams --watch   every team's state, refreshed
     musicstore team add -s venue-ams         one team more, planned offline (--apply to carry it out)
     musicstore SUBCOMMAND --help             what each takes
 
@@ -114,6 +115,7 @@ COMMANDS: dict[str, tuple[str, str | Callable[[list[str] | None], int]]] = {
     "plan": ("the offline plan of a stack: resources, findings, cost, time, diagram, JSON", plan),
     "handout": ("one sheet per team from a stack's outputs", "ops.handout"),
     "teardown": ("destroy a stack and remove it, after its gate", "ops.teardown"),
+    "status": ("every team's agent, last run, image, app and VM on one board", "ops.status"),
     "team": ("one team's operations, planned offline first: add, remove, replace-agent, rotate-password", "ops.team"),
     "agents": ("a stack's build agents: status, start, stop (deallocate)", "ops.agents"),
     "up": ("start the stack's stopped build agents, then pulumi up", up),

@@ -120,8 +120,11 @@ class Power:
                 )
             return self._clients[subscription]
 
-    def state(self, vm: Agent) -> str:
-        view = self._client(vm.subscription).virtual_machines.instance_view(vm.group, vm.name)
+    def state(self, vm: Agent, *, timeout: float | None = None) -> str:
+        """`timeout`: seconds to connect and to wait for the answer (azure-core's transport
+        options), for a status board that must not hang on one VM; None, the SDK's own."""
+        limits = {"connection_timeout": timeout, "read_timeout": timeout} if timeout else {}
+        view = self._client(vm.subscription).virtual_machines.instance_view(vm.group, vm.name, **limits)
         return power_state([status.code for status in view.statuses or []])
 
     def start(self, vm: Agent) -> bool:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -24,6 +25,9 @@ MANIFEST_TYPES = (
 INDEX_TYPES = MANIFEST_TYPES[:2]
 CHUNK = 1024 * 1024
 LOCAL_HOSTS = ("127.", "localhost", "[::1]")
+TAGS_PAGE = 100  # tags asked for per page (`n`); a registry may send fewer, or all at once
+TAG_PAGES = 1000  # past that many pages, a registry is sending the same page again and again
+NEXT_PAGE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 
 
 class RegistryError(Exception):
@@ -63,6 +67,34 @@ class RegistryClient:
             return None
         self._check(response, f"look up {repository}:{reference}")
         return response.headers.get("Docker-Content-Digest")
+
+    def tags(self, repository: str) -> list[str]:
+        """The repository's tags, page after page as the registry's `Link: <...>; rel="next"` leads
+        (the distribution spec's "Listing Tags"); [] for a repository that does not exist yet
+        (404 NAME_UNKNOWN): nothing was pushed to it."""
+        tags: list[str] = []
+        url = f"{self.base}/v2/{repository}/tags/list?n={TAGS_PAGE}"
+        for _ in range(TAG_PAGES):
+            response = self._request("GET", url, repository)
+            if response.status_code == 404 and "NAME_UNKNOWN" in _errors(response):
+                return []
+            self._check(response, f"list the tags of {repository}")
+            try:
+                body: Any = response.json()
+            except ValueError:
+                body = None
+            page = body.get("tags") if isinstance(body, dict) else None  # "tags": null once all are deleted
+            if not isinstance(body, dict) or not isinstance(page or [], list):
+                raise RegistryError(f"{self.server} listed the tags of {repository} without a `tags` list")
+            tags += [str(tag) for tag in page or []]
+            link = NEXT_PAGE.search(response.headers.get("Link", ""))
+            if link is None:
+                return tags
+            url = urljoin(url, link[1])
+            # The token or password goes with every request: never to a host the registry names.
+            if urlsplit(url)[:2] != urlsplit(self.base)[:2]:
+                raise RegistryError(f"{self.server} sent the next page of {repository}'s tags to another host: {url}")
+        raise RegistryError(f"{self.server} listed more than {TAG_PAGES} pages of {repository}'s tags")
 
     def has_blob(self, repository: str, digest: str) -> bool:
         response = self._request("HEAD", f"/v2/{repository}/blobs/{digest}", repository)

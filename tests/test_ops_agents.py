@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -21,7 +19,7 @@ from infra.config import load_stack
 from offline import recording
 from offline.plan import make_plan
 from ops import agents, cli, vm_power
-from tests.support import arm_compute
+from tests.support import arm_compute, fake_pulumi
 from tests.support.arm_compute import Compute, StaticToken, journal_lines, resource_id
 
 STACK = "dev"
@@ -52,18 +50,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     """ARM with red-1 and red-2 deallocated and blue-1 running, a fake `pulumi` first on PATH
     that answers the outputs above, and the variables that point the command at both."""
     journal, bin_dir = tmp_path / "journal", tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "pulumi"
-    fake.write_text(
-        f"#!{sys.executable}\n"
-        "import sys\n"
-        f"with open({str(journal)!r}, 'a') as log:\n"
-        "    log.write(' '.join(['pulumi', *sys.argv[1:]]) + '\\n')\n"
-        "if sys.argv[1:3] == ['stack', 'output']:\n"
-        f"    sys.stdout.write(open({str(bin_dir / 'outputs.json')!r}).read())\n",
-        encoding="utf-8",
-    )
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    fake_pulumi.install(bin_dir, journal)
     states = {"vm-red-1": "deallocated", "vm-red-2": "deallocated", "vm-blue-1": "running"}
     compute = Compute(states, journal)
     with arm_compute.serving(compute, tmp_path / "tls") as (base, ca):

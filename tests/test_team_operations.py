@@ -19,7 +19,7 @@ from offline import changes
 from offline.changes import CREATE, DELETE, REPLACE, UPDATE, WITH_REPLACED, Change
 from ops import handout, team, team_file, teardown, vm_power
 from ops.team_file import TeamFileError
-from tests.support import arm_compute, project_copy
+from tests.support import arm_compute, fake_pulumi, project_copy
 from tests.support.arm_compute import Compute, StaticToken, journal_lines, resource_id
 
 VENUE = (project_copy.ROOT / "Pulumi.venue-ams.yaml").read_text()
@@ -147,18 +147,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Comp
     """A fake `pulumi` first on PATH that journals what it is asked and answers `outputs.json`,
     and ARM's stand-in with team02's agent running and its registry."""
     journal, bin_dir = tmp_path / "journal", tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "pulumi"
-    fake.write_text(
-        f"#!{sys.executable}\n"
-        "import sys\n"
-        f"with open({str(journal)!r}, 'a') as log:\n"
-        "    log.write(' '.join(['pulumi', *sys.argv[1:]]) + '\\n')\n"
-        "if sys.argv[1:3] == ['stack', 'output']:\n"
-        f"    sys.stdout.write(open({str(bin_dir / 'outputs.json')!r}).read())\n",
-        encoding="utf-8",
-    )
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    fake_pulumi.install(bin_dir, journal)
     monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin")
     compute = Compute({"vm-team02": "running"}, journal, registries={"acrteam02": {}})
     with arm_compute.serving(compute, tmp_path / "tls") as (base, ca):

@@ -1,0 +1,27 @@
+"""A `pulumi` that only journals what it is asked and answers `stack output` with a file: for the
+organizer's commands that call the CLI around Azure (the real engine cannot reach Azure)."""
+
+from __future__ import annotations
+
+import stat
+import sys
+from pathlib import Path
+
+
+def install(bin_dir: Path, journal: Path) -> Path:
+    """Writes `bin_dir/pulumi`: each call appends its command line to `journal`; `pulumi stack
+    output ...` prints `bin_dir/outputs.json`. Returns the outputs file to fill."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    outputs = bin_dir / "outputs.json"
+    fake = bin_dir / "pulumi"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        f"with open({str(journal)!r}, 'a') as log:\n"
+        "    log.write(' '.join(['pulumi', *sys.argv[1:]]) + '\\n')\n"
+        "if sys.argv[1:3] == ['stack', 'output']:\n"
+        f"    sys.stdout.write(open({str(outputs)!r}).read())\n",
+        encoding="utf-8",
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    return outputs
