@@ -156,8 +156,15 @@ class BuildAgentVm(pulumi.ComponentResource):
             # The computer name and admin username are fixed at creation; Azure does not
             # return the password, so it must not cause a diff either. The password sits inside
             # osProfile, which the engine would not re-mark secret in the state by itself.
+            # A replacement (`musicstore team replace-agent`, `pulumi up --replace`) deletes first:
+            # the new VM takes the old one's name and network interface, and for a replace asked
+            # on the command line the engine creates first unless the resource says otherwise
+            # (pulumi pkg/resource/deploy/step_generator.go, diff and its deleteBeforeReplace).
             opts=pulumi.ResourceOptions(
-                parent=self, ignore_changes=["osProfile.adminPassword"], additional_secret_outputs=["osProfile"]
+                parent=self,
+                ignore_changes=["osProfile.adminPassword"],
+                additional_secret_outputs=["osProfile"],
+                delete_before_replace=True,
             ),
         )
 
@@ -173,7 +180,8 @@ class BuildAgentVm(pulumi.ComponentResource):
                 lambda sid: role_definition_id(sid, KEY_VAULT_SECRETS_USER_ROLE)
             ),
             scope=args.pat.secret_id,
-            opts=pulumi.ResourceOptions(parent=self),
+            # A new VM is a new identity: its grant goes and comes with it.
+            opts=pulumi.ResourceOptions(parent=self, replace_with=[vm]),
         )
 
     def _create_bootstrap(
@@ -199,10 +207,12 @@ class BuildAgentVm(pulumi.ComponentResource):
             ),
             tags=args.tags,
             # The script reads the PAT as soon as it runs: the VM's grant must exist first; it
-            # registers the agent: its pool must exist first.
+            # registers the agent: its pool must exist first. Azure deletes a VM's extensions with
+            # it: a new VM needs the bootstrap again, so the extension is replaced with the VM.
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[grant, *args.registers_after],
+                replace_with=[vm],
                 custom_timeouts=pulumi.CustomTimeouts(create=EXTENSION_TIMEOUT, update=EXTENSION_TIMEOUT),
             ),
         )
@@ -222,7 +232,8 @@ class BuildAgentVm(pulumi.ComponentResource):
             target_resource_id=vm.id,
             notification_settings=devtestlab.NotificationSettingsArgs(status="Disabled"),
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            # The schedule names its VM: a new VM gets its schedule anew.
+            opts=pulumi.ResourceOptions(parent=self, replace_with=[vm]),
         )
 
 

@@ -80,7 +80,17 @@ def replacing(recording: Recording, urns: Iterable[str]) -> list[Change]:
         found = {urn for urn, needs in depends_on.items() if urn not in after and after.intersection(needs)}
         after |= found
         grew = bool(found)
-    taken = [Change(REPLACE if u in targets else WITH_REPLACED, engine_urn(recording, u)) for u in after]
+    # What names a replaced resource in its replace_with is replaced with it (the engine's
+    # ReplaceWith cascade); the rest may be updated or replaced, as their providers decide.
+    replaced = set(targets)
+    grew = True
+    while grew:
+        found = {
+            u for u, r in recording.resources.items() if u not in replaced and replaced.intersection(r.replace_with)
+        }
+        replaced |= found
+        grew = bool(found)
+    taken = [Change(REPLACE if u in replaced else WITH_REPLACED, engine_urn(recording, u)) for u in after]
     return sorted(taken, key=lambda c: c.urn)
 
 

@@ -187,6 +187,27 @@ NAME_KEY_FOR_TYPE = {
 }
 
 
+# The resource provider namespaces as ARM writes them in an id (azure-native's modules are lowercase).
+NAMESPACES = {
+    "authorization": "Authorization",
+    "compute": "Compute",
+    "containerregistry": "ContainerRegistry",
+    "containerservice": "ContainerService",
+    "devtestlab": "DevTestLab",
+    "keyvault": "KeyVault",
+    "managedidentity": "ManagedIdentity",
+    "network": "Network",
+}
+ARM_TYPES = {"GlobalSchedule": "schedules", "PublicIPAddress": "publicIPAddresses"}  # not the plain plural
+
+
+def arm_type(module: str, kind: str) -> str:
+    """`Microsoft.Compute/virtualMachines` for azure-native:compute:VirtualMachine, as in ARM's ids
+    (a lowerCamel plural), so that what parses a real id parses these."""
+    plural = ARM_TYPES.get(kind) or (kind[:-1] + "ies" if kind.endswith("y") else kind + "s")
+    return f"Microsoft.{NAMESPACES.get(module, module)}/{plural[0].lower()}{plural[1:]}"
+
+
 def _azure(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     key = NAME_KEY_FOR_TYPE.get(typ)
     physical = str(inputs.get(key) or name) if key else name
@@ -195,7 +216,7 @@ def _azure(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
     rid = (
         f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{physical}"
         if typ == "azure-native:resources:ResourceGroup"
-        else f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.{module}/{kind}/{physical}"
+        else f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/{arm_type(module, kind)}/{physical}"
     )
     if typ == "azure-native:keyvault:Secret":  # a child of its vault, as ARM names it
         vaults = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults"

@@ -164,3 +164,23 @@ def make_plan(
         references=references,
         seconds=time.perf_counter() - started,
     )
+
+
+def referenced_outputs(
+    cfg: StackConfig, *, root: Path = stack_files.ROOT, now: datetime | None = None
+) -> Callable[[str], Mapping[str, Any]] | None:
+    """What answers the StackReference of a stack that promotes from another (its offline plan's
+    outputs, as make_plan reads them); None for a stack that references none."""
+    if not cfg.promote_from_stack:
+        return None
+    source = cfg.promote_from_stack.split("/")[-1]
+    if source not in stack_files.stacks(root):
+        raise ConfigError("promoteFromStack", cfg.promote_from_stack, f"names no stack here (Pulumi.{source}.yaml)")
+    planned = make_plan(source, root=root, now=now)
+
+    def outputs_of(name: str) -> Mapping[str, Any]:
+        if name.split("/")[-1] != source:
+            raise PlanError(f"stack reference {name} was not planned")
+        return planned.recording.stack_outputs
+
+    return outputs_of

@@ -50,6 +50,8 @@ class Registration:
     ignore_changes: list[str] = field(default_factory=list)
     protect: bool = False
     custom_timeouts: dict[str, str] = field(default_factory=dict)
+    replace_with: list[str] = field(default_factory=list)  # replaced whenever one of these is
+    delete_before_replace: bool = False
     state: dict[str, Any] = field(default_factory=dict)  # what the mocks answered
     outputs: dict[str, Any] = field(default_factory=dict)  # a component's registered outputs
 
@@ -118,6 +120,8 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
                 inputs=_struct(request.object),
                 ignore_changes=list(request.ignoreChanges),
                 protect=bool(request.protect),
+                replace_with=list(request.replace_with),
+                delete_before_replace=bool(request.deleteBeforeReplace),
                 custom_timeouts={
                     k: v
                     for k, v in (

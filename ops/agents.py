@@ -27,6 +27,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import TokenCredential
@@ -58,12 +59,12 @@ class AgentsError(Exception):
     """Exit status 1."""
 
 
-def stack_outputs(stack: str, *, show_secrets: bool = False) -> dict[str, Any]:
+def stack_outputs(stack: str, *, show_secrets: bool = False, root: Path = stack_files.ROOT) -> dict[str, Any]:
     """The stack's outputs, secrets as "[secret]" unless `show_secrets`; {} for a stack never deployed."""
     try:
         done = subprocess.run(
             ["pulumi", "stack", "output", "--json", *(["--show-secrets"] if show_secrets else []), "--stack", stack],
-            cwd=stack_files.ROOT,
+            cwd=root,
             capture_output=True,
             text=True,
             check=False,
@@ -98,9 +99,9 @@ def agents_of(outputs: dict[str, Any], team: str | None) -> list[Agent] | None:
         raise AgentsError(f"stack output {OUTPUT}: {err}") from None
 
 
-def check_stack(stack: str) -> None:
-    if stack not in stack_files.stacks():
-        rule = f"must be a stack with a Pulumi.<stack>.yaml: {', '.join(stack_files.stacks())}"
+def check_stack(stack: str, root: Path = stack_files.ROOT) -> None:
+    if stack not in stack_files.stacks(root):
+        rule = f"must be a stack with a Pulumi.<stack>.yaml: {', '.join(stack_files.stacks(root))}"
         raise InputError(messages.problem("--stack", json.dumps(stack), rule))
 
 
@@ -116,12 +117,18 @@ def line(outcome: Outcome, want: str | None, widths: tuple[int, int]) -> str:
 
 
 def bring(
-    stack: str, team: str | None, want: str | None, login: TokenCredential | None, *, before_up: bool = False
+    stack: str,
+    team: str | None,
+    want: str | None,
+    login: TokenCredential | None,
+    *,
+    before_up: bool = False,
+    root: Path = stack_files.ROOT,
 ) -> int:
     """Reads the stack's agents and brings them to `want` (None: only reads); prints a line per
-    agent and a line per failure; the exit status."""
-    check_stack(stack)
-    outputs = stack_outputs(stack)
+    agent and a line per failure; the exit status. `root`: the project the CLI runs in."""
+    check_stack(stack, root)
+    outputs = stack_outputs(stack, root=root)
     if not outputs:
         print(f"{stack}: no outputs, never deployed: no build agent to act on")
         return 0

@@ -194,11 +194,18 @@ def write_sheet(sheet: TeamSheet, directory: Path) -> Path:
 
 
 def _private(path: Path, text: str) -> None:
-    """Writes `text` to a file no one else can read at any moment: created 0600, never wider."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
-    os.fchmod(descriptor, PRIVATE_FILE)  # a file that was there before keeps its mode otherwise
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(text)
+    """Writes `text` to a file no one else can read at any moment (created 0600, never wider), whole
+    or not at all: a failed write keeps the sheet that was there."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    try:
+        os.fchmod(descriptor, PRIVATE_FILE)  # whatever the umask
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def read_outputs(path: Path) -> dict[str, Any]:

@@ -9,9 +9,9 @@ Per team, every team at once and each request with a short timeout (--timeout, 3
 agents online and their jobs, its last pipeline run (Azure DevOps REST with the PAT in
 AZURE_DEVOPS_EXT_PAT, the Azure DevOps CLI's variable; the organization is the stack's
 azdoOrganizationUrl unless --organization names another), the newest image in its registry (the
-highest BuildId tag of mvcmusicstore, read with the admin credentials of the outputs), its app's
-answer at its appUrl (no redirect followed) and its agent VMs' power state (ARM, with the login
-`pulumi up` would use). Without a PAT or an Azure login, those cells say so and the rest runs.
+highest BuildId tag of the repository its `image` output names, with the admin credentials of the
+outputs), its app's answer at its appUrl (no redirect followed) and its agent VMs' power state (ARM,
+with the login `pulumi up` would use). Without a PAT or an Azure login, those cells say so and the rest runs.
 
 A team is ready when its app answers below 400; building while a run is queued or runs; else
 stuck, with the first cause found: a VM deallocated, no agent online, its last run failed, no
@@ -21,8 +21,9 @@ The outputs are read with `pulumi stack output --json --show-secrets` (the regis
 secrets), or from --outputs FILE, that JSON saved. No password or PAT is shown, in the table, the
 JSON or the board.
 
-Exit status: 0 every team probed, whatever its verdict (Ctrl-C ends --watch with 0); 2 bad input;
-130 Ctrl-C in the middle of a single round.
+Exit status: 0 every team probed, whatever its verdict (Ctrl-C ends --watch with 0); 1 `pulumi stack
+output` failed (no login to the backend, a wrong passphrase); 2 bad input; 130 Ctrl-C in the middle of
+a single round.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from azure.core.credentials import TokenCredential
 from rich.console import Console
@@ -48,7 +50,7 @@ from infra.stack_config import ConfigError
 from ops.agents import AgentsError, InputError, check_stack, stack_outputs
 from ops.status_board import Board, document, table, write_board
 from ops.status_devops import HIDDEN, PAT_VARIABLE
-from ops.status_probes import ArmLogin, Settings, Team, probe_all
+from ops.status_probes import REPOSITORY, ArmLogin, Settings, Team, probe_all
 
 BOARD_SUFFIXES = (".html", ".htm", ".md")
 WATCH_SECONDS = 30.0
@@ -132,7 +134,10 @@ def teams_of(outputs: dict[str, Any]) -> list[Team]:
 def _team(name: str, out: dict[str, Any], ids: Any) -> Team:
     devops = out.get("devops")
     project_url = str(devops.get("projectUrl") or "") if isinstance(devops, dict) else ""
+    pipeline = parse_qs(urlsplit(str(devops.get("pipelineUrl") or "")).query) if isinstance(devops, dict) else {}
     agents = out.get("agents")
+    server = str(out.get("registryLoginServer") or "")
+    image = str(out.get("image") or "")
     return Team(
         name=name,
         pool=str(out.get("agentPool") or ""),
@@ -144,7 +149,18 @@ def _team(name: str, out: dict[str, Any], ids: Any) -> Team:
         project=project_url.rstrip("/").rsplit("/", 1)[-1] if project_url else None,
         vm_ids=tuple(str(i) for i in ids) if isinstance(ids, list) else None,
         vm_names=tuple(str(a.get("vmName")) for a in agents if isinstance(a, dict)) if isinstance(agents, list) else (),
+        # `image` is <login server>/<repository>, the pipeline's push target.
+        repository=_repository(image, server),
+        definition=next(iter(pipeline.get("definitionId", [])), None),
     )
+
+
+def _repository(image: str, server: str) -> str:
+    """`mvcmusicstore` of `<server>/mvcmusicstore:develop` (or `@sha256:...`), the team's output `image`."""
+    if not server or not image.startswith(f"{server}/"):
+        return REPOSITORY
+    name = image.removeprefix(f"{server}/").split("@")[0]
+    return name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
 
 
 def organization_of(stack: str, given: str | None) -> str:
@@ -223,9 +239,12 @@ def main(argv: list[str] | None = None, *, login: TokenCredential | None = None)
     args = parse(argv)
     try:
         return run(args, login)
-    except (InputError, AgentsError, OSError) as err:
+    except (InputError, OSError) as err:
         print(messages.error_line(err), file=sys.stderr)
         return 2
+    except AgentsError as err:  # `pulumi stack output` failed, as `musicstore agents` says it
+        print(messages.error_line(err), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # in the middle of a single round: not every team was probed
         return 130
 

@@ -2,7 +2,7 @@
 job) and its last pipeline run, over the REST API with a PAT; and the one-line texts every probe
 shows for what went wrong.
 
-The shapes read here are the REST API 7.1's:
+The shapes read here are the REST API 7.1's (the api-versions below, TASK_AGENT_API and BUILD_API):
 - Pools - Get Agent Pools, `GET {org}/_apis/distributedtask/pools?poolName=`, answers
   `{"count", "value": [TaskAgentPool {id, name, ...}]}`; the agent itself finds its pool this way
   (microsoft/azure-pipelines-agent, src/Agent.Listener/Configuration/ConfigurationProvider.cs:
@@ -30,7 +30,11 @@ import requests
 
 from infra import messages
 
-API_VERSION = "7.1"
+# As Microsoft's client library asks for them (azure-devops-python-api, azure/devops/v7_1:
+# task_agent_client.py get_agent_pools and get_agents, build_client.py get_builds): the task-agent
+# routes are still preview in 7.1, and the service refuses a released version of a preview route.
+TASK_AGENT_API = "7.1-preview.1"
+BUILD_API = "7.1-preview.7"
 PAT_VARIABLE = "AZURE_DEVOPS_EXT_PAT"  # the variable the Azure DevOps CLI reads its PAT from
 NO_PAT = f"no PAT (set {PAT_VARIABLE})"
 NO_ORGANIZATION = "no organization (azdoOrganizationUrl, or --organization)"
@@ -86,9 +90,11 @@ def reason(err: requests.RequestException) -> str:
     return cell(text)
 
 
-def devops(pool: str, project: str | None, organization: str, pat: str | None, timeout: float) -> tuple[Agents, Run]:
-    """The pool's agents and the team's last run: the project's last build when the stack made the
-    project, else the pool's current or last job."""
+def devops(
+    pool: str, project: str | None, organization: str, pat: str | None, timeout: float, definition: str | None = None
+) -> tuple[Agents, Run]:
+    """The pool's agents and the team's last run: the project's last build (of its pipeline's
+    definition, when known) when the stack made the project, else the pool's current or last job."""
     if not organization:
         return Agents(error=NO_ORGANIZATION), Run(error=NO_ORGANIZATION)
     if not pat:
@@ -104,20 +110,21 @@ def devops(pool: str, project: str | None, organization: str, pat: str | None, t
         if project is None:
             return found, run
         try:
-            return found, _last_build(session, f"{organization}/{project}", timeout)
+            return found, _last_build(session, f"{organization}/{project}", timeout, definition)
         except ProbeError as err:
             return found, Run("pipeline", error=cell(str(err), pat))
 
 
 def _pool_agents(session: requests.Session, organization: str, pool: str, timeout: float) -> list[dict[str, Any]]:
-    pools = _values(_get(session, f"{organization}/_apis/distributedtask/pools", {"poolName": pool}, timeout), "pools")
+    found = _get(session, f"{organization}/_apis/distributedtask/pools", {"poolName": pool}, timeout, TASK_AGENT_API)
+    pools = _values(found, "pools")
     # Pool names are unique in an organization, and compared without case.
     found = [p for p in pools if str(p.get("name", "")).casefold() == pool.casefold()]
     if not found:
         raise ProbeError(f"no agent pool {pool} in the organization")
     url = f"{organization}/_apis/distributedtask/pools/{found[0].get('id')}/agents"
     asked = {"includeAssignedRequest": "true", "includeLastCompletedRequest": "true"}
-    return _values(_get(session, url, asked, timeout), "agents")
+    return _values(_get(session, url, asked, timeout, TASK_AGENT_API), "agents")
 
 
 def _online(agent: dict[str, Any]) -> bool:
@@ -140,9 +147,9 @@ def _job_name(job: dict[str, Any]) -> str | None:
     return _text(owner.get("name") if isinstance(owner, dict) else None) or _text(job.get("jobName"))
 
 
-def _last_build(session: requests.Session, project_url: str, timeout: float) -> Run:
-    asked = {"$top": "1", "queryOrder": "queueTimeDescending"}
-    builds = _values(_get(session, f"{project_url}/_apis/build/builds", asked, timeout), "builds")
+def _last_build(session: requests.Session, project_url: str, timeout: float, definition: str | None) -> Run:
+    asked = {"$top": "1", "queryOrder": "queueTimeDescending", **({"definitions": definition} if definition else {})}
+    builds = _values(_get(session, f"{project_url}/_apis/build/builds", asked, timeout, BUILD_API), "builds")
     if not builds:
         return Run("pipeline")
     build = builds[0]
@@ -155,11 +162,9 @@ def _last_build(session: requests.Session, project_url: str, timeout: float) -> 
     )
 
 
-def _get(session: requests.Session, url: str, params: dict[str, str], timeout: float) -> Any:
+def _get(session: requests.Session, url: str, params: dict[str, str], timeout: float, version: str) -> Any:
     try:
-        response = session.get(
-            url, params={**params, "api-version": API_VERSION}, timeout=timeout, allow_redirects=False
-        )
+        response = session.get(url, params={**params, "api-version": version}, timeout=timeout, allow_redirects=False)
     except requests.RequestException as err:
         raise ProbeError(f"Azure DevOps: {reason(err)}") from None
     with response:

@@ -5,11 +5,12 @@ cell, in one line: it never stops the others."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -46,6 +47,8 @@ class Team:
     project: str | None  # the Azure DevOps project's name as in its URL, when the stack made it
     vm_ids: tuple[str, ...] | None  # None: outputs without agentResourceIds
     vm_names: tuple[str, ...] = ()
+    repository: str = REPOSITORY  # the team's image, as its output `image` names it
+    definition: str | None = None  # the pipeline's definition id, from its URL
 
 
 @dataclass(frozen=True)
@@ -127,13 +130,13 @@ def image(team: Team, timeout: float) -> Image:
         return Image(error="no registry password in the outputs")
     client = RegistryClient(team.login_server, team.username, team.password, timeout=timeout)
     try:
-        tags = client.tags(REPOSITORY)
+        tags = client.tags(team.repository)
         if not tags:
             return Image()
         tag = newest(tags)
-        digest = client.manifest_digest(REPOSITORY, tag)
+        digest = client.manifest_digest(team.repository, tag)
         same = tuple(
-            t for t in BRANCH_TAGS if t != tag and t in tags and client.manifest_digest(REPOSITORY, t) == digest
+            t for t in BRANCH_TAGS if t != tag and t in tags and client.manifest_digest(team.repository, t) == digest
         )
         return Image(tag, same, digest)
     except RegistryError as err:
@@ -204,15 +207,37 @@ def verdict(agents: Agents, run: Run, image: Image, app: App, vms: Sequence[Vm])
 def probe_all(teams: Sequence[Team], settings: Settings, arm: ArmLogin, *, limit: float) -> tuple[TeamStatus, ...]:
     """Every probe of every team at once, each request within the settings' timeout; a probe that
     has not answered after `limit` seconds all the same (a login that hangs, a server that trickles)
-    shows that, and its thread is left to end on its own."""
-    pool = ThreadPoolExecutor(min(PARALLEL, 4 * len(teams) + 1), thread_name_prefix="status")
-    try:
-        power = pool.submit(arm.power)  # first in the queue: the VM probes wait for it
-        jobs = [_Jobs.submit(pool, team, settings, power, arm.calls) for team in teams]
-        wait([future for job in jobs for future in job.futures()], timeout=limit)
-        return tuple(job.collect(f"no answer within {limit:g} s") for job in jobs)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    shows that, and its thread is left behind: it holds neither the round nor the exit."""
+    pool = Daemons(PARALLEL)
+    power = pool.submit(arm.power, slot=False)  # the VM probes wait for it, holding their slots
+    jobs = [_Jobs.submit(pool, team, settings, power, arm.calls) for team in teams]
+    wait([future for job in jobs for future in job.futures()], timeout=limit)
+    return tuple(job.collect(f"no answer within {limit:g} s") for job in jobs)
+
+
+class Daemons:
+    """Runs each call on a daemon thread, at most `workers` at once. A ThreadPoolExecutor's
+    threads are joined when the interpreter exits (concurrent.futures registers that), so one
+    probe stuck on a server that sends a byte at a time would hold the command's exit, Ctrl-C too."""
+
+    def __init__(self, workers: int) -> None:
+        self._slots = threading.BoundedSemaphore(workers)
+
+    def submit(self, call: Callable[[], T], *, slot: bool = True) -> Future[T]:
+        """`slot` False: a call the others wait for, which must never wait for a slot itself."""
+        future: Future[T] = Future()
+
+        def run() -> None:
+            with self._slots if slot else contextlib.nullcontext():
+                if not future.set_running_or_notify_cancel():
+                    return
+                try:
+                    future.set_result(call())
+                except BaseException as err:  # the future carries it to its reader
+                    future.set_exception(err)
+
+        threading.Thread(target=run, daemon=True, name="status-probe").start()
+        return future
 
 
 @dataclass(frozen=True)
@@ -228,14 +253,16 @@ class _Jobs:
     @classmethod
     def submit(
         cls,
-        pool: ThreadPoolExecutor,
+        pool: Daemons,
         team: Team,
         settings: Settings,
         power: Future[vm_power.Power | None],
         calls: threading.BoundedSemaphore,
     ) -> _Jobs:
         def on_devops() -> tuple[Agents, Run]:
-            return devops(team.pool, team.project, settings.organization, settings.pat, settings.timeout)
+            return devops(
+                team.pool, team.project, settings.organization, settings.pat, settings.timeout, team.definition
+            )
 
         return cls(
             team,

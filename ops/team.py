@@ -7,20 +7,21 @@ changes, and that none of them is another team's or shared.
     musicstore team rotate-password -s STACK TEAM --handouts DIR   a new registry admin password, its handout again
 
 Without --apply each prints its offline plan and changes nothing. With --apply, and only when the
-plan touches that team alone: add and remove write Pulumi.STACK.yaml, then `musicstore up -s STACK`;
-replace-agent runs `musicstore up -s STACK --replace URN`; rotate-password has Azure regenerate the
-registry's password, runs `musicstore up -s STACK` (the team's service connection takes it) and writes
-the team's handout. Arguments after `--` go to `pulumi up` (--yes, --skip-preview, ...).
+plan touches that team alone and the real `pulumi preview` of the plan's resources agrees with it
+(ops/team_apply.py): add and remove write Pulumi.STACK.yaml; replace-agent and remove start the
+team's own agents; rotate-password has Azure regenerate the registry's password; then
+`pulumi up --stack STACK --target ...` on the plan's resources alone (replace-agent with
+`--replace` of the VM), and rotate-password writes the stack's handouts again. Arguments after `--`
+go to `pulumi up` (--yes, ...). A refusal before `pulumi up` leaves everything as it was.
 
-Exit status: 0 planned (or applied); 1 the plan changes another team's or a shared resource (nothing is
-applied), or the apply failed; 2 bad input.
+Exit status: 0 planned (or applied); 1 the plan changes another team's or a shared resource, the
+real preview disagrees, or the apply failed (nothing applied unless `pulumi up` ran); 2 bad input.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -33,8 +34,9 @@ from azure.core.credentials import TokenCredential
 
 from infra import config, messages, stack_files
 from infra.stack_config import ConfigError
-from offline import changes, recording
+from offline import changes, plan, recording
 from offline.changes import Change
+from offline.plan import PlanError
 from ops import team_file
 from ops.team_file import Edit, TeamFileError
 
@@ -50,7 +52,7 @@ class TeamPlan:
     changes: tuple[Change, ...]
     edit: Edit | None = None  # the stack file as the change leaves it (add, remove)
     up_args: tuple[str, ...] = ()  # what `pulumi up` takes besides the stack (replace-agent)
-    registry: str = ""  # the team's registry (rotate-password)
+    rotates: bool = False  # Azure regenerates the team's registry password first
     teams_before: tuple[str, ...] = ()
     root: Path = stack_files.ROOT
 
@@ -107,11 +109,12 @@ def plan_rotate(stack: str, team: str, *, root: Path = stack_files.ROOT, now: da
     teams = _check_team(files, stack, team)
     before = _run(stack, root, files, now)
     registry = next(r for r in before.of_type(REGISTRY) if r.name == f"{team}-registry")
+    # The offline registry's name, as the mocks made it: what a regenerated password changes.
     physical = str(registry.state.get("name") or registry.plain("registryName"))
     after = _run(stack, root, files, now, regenerated=frozenset({physical}))
     found = changes.between(before, after)
-    what = f"team rotate-password {team} (registry {physical})"
-    return TeamPlan(stack, team, what, tuple(found), registry=physical, teams_before=teams, root=root)
+    what = f"team rotate-password {team}"
+    return TeamPlan(stack, team, what, tuple(found), rotates=True, teams_before=teams, root=root)
 
 
 def _current(stack: str, root: Path) -> tuple[stack_files.StackFiles, str]:
@@ -145,7 +148,9 @@ def _run(
     now: datetime | None,
     regenerated: frozenset[str] = frozenset(),
 ) -> recording.Recording:
-    return recording.run(stack, root=root, files=files, now=now or datetime.now(UTC), regenerated=regenerated)
+    moment = now or datetime.now(UTC)
+    references = plan.referenced_outputs(config.from_files(files, stack), root=root, now=moment)
+    return recording.run(stack, root=root, files=files, now=moment, stack_outputs=references, regenerated=regenerated)
 
 
 def _edited(
@@ -160,35 +165,6 @@ def _edited(
         raise TeamFileError(f"Pulumi.{stack}.yaml as edited does not name the teams {', '.join(edit.teams)}")
     found = changes.between(_run(stack, root, files, now), _run(stack, root, edited, now))
     return TeamPlan(stack, team, what, tuple(found), edit=edit, teams_before=_teams(files, stack), root=root)
-
-
-def write_stack_file(stack: str, text: str, root: Path = stack_files.ROOT) -> None:
-    """Replaces the stack file whole or not at all."""
-    path = root / f"Pulumi.{stack}.yaml"
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-
-
-def apply(planned: TeamPlan, up_args: list[str], args: argparse.Namespace, login: TokenCredential | None) -> int:
-    """Carries out a plan that touches its team alone: the exit status."""
-    from ops import agents, team_password
-
-    try:
-        if planned.edit is not None:
-            write_stack_file(planned.stack, planned.edit.text, planned.root)
-            print(f"Pulumi.{planned.stack}.yaml now names {len(planned.edit.teams)} teams")
-        if planned.registry:
-            team_password.regenerate(planned.stack, planned.team, login=login)
-        status = agents.up(["-s", planned.stack, *planned.up_args, *up_args], login=login)
-        if status == 0 and planned.registry:
-            team_password.reissue_handout(
-                planned.stack, planned.team, args.handouts, show_passwords=args.show_passwords
-            )
-    except (agents.AgentsError, agents.InputError) as err:
-        print(messages.error_line(err), file=sys.stderr)
-        return 1
-    return status
 
 
 PLANS: dict[str, Callable[[argparse.Namespace], TeamPlan]] = {
@@ -210,17 +186,18 @@ def main(argv: list[str] | None = None, *, login: TokenCredential | None = None)
         if name == "replace-agent":
             sub.add_argument("--agent", type=int, default=1, help="which of the team's agents (default 1)")
         if name == "rotate-password":
-            sub.add_argument("--handouts", type=Path, required=True, help="where the team's handout is written")
-            sub.add_argument("--show-passwords", action="store_true", help="write the new password into it")
+            sub.add_argument(
+                "--handouts", type=Path, required=True, help="where the stack's handouts are written again"
+            )
+            sub.add_argument("--show-passwords", action="store_true", help="write the passwords into them")
         sub.add_argument("--apply", action="store_true", help="carry it out once the plan touches that team alone")
-    args, rest = parser.parse_known_args(argv)
-    if rest[:1] == ["--"]:
-        rest = rest[1:]
-    elif rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)} (arguments for pulumi up go after --)")
+    given = sys.argv[1:] if argv is None else list(argv)
+    # What follows `--` is pulumi up's, never a team's name (argparse would take `--yes` for one).
+    ours, rest = (given[: given.index("--")], given[given.index("--") + 1 :]) if "--" in given else (given, [])
+    args = parser.parse_args(ours)
     try:
         planned = PLANS[args.action](args)
-    except (ConfigError, stack_files.StackFileError, TeamFileError, KeyError) as err:
+    except (ConfigError, stack_files.StackFileError, TeamFileError, PlanError, KeyError, ValueError) as err:
         print(messages.error_line(err), file=sys.stderr)
         return 2
     print("\n".join(planned.report()), flush=True)
@@ -232,7 +209,15 @@ def main(argv: list[str] | None = None, *, login: TokenCredential | None = None)
     if not args.apply:
         print("Nothing changed: --apply carries it out.")
         return 0
-    return apply(planned, rest, args, login)
+    from ops import team_apply
+
+    return team_apply.apply(
+        planned,
+        rest,
+        handouts=getattr(args, "handouts", None),
+        show_passwords=getattr(args, "show_passwords", False),
+        login=login,
+    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from azure.core.exceptions import AzureError
 from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 from azure.mgmt.containerregistry.models import RegenerateCredentialParameters
 
+from infra import stack_files
 from ops import agents, handout, vm_power
 from ops.agents import AgentsError
 from promotion import azure_login
@@ -36,9 +37,9 @@ def registry_id(outputs: dict[str, Any], team: str) -> str:
     return found
 
 
-def regenerate(stack: str, team: str, *, login: TokenCredential | None = None) -> None:
+def regenerate(stack: str, team: str, *, login: TokenCredential | None = None, root: Path = stack_files.ROOT) -> None:
     """Has Azure make a new "password" for the team's registry; raises AgentsError."""
-    rid = registry_id(agents.stack_outputs(stack, show_secrets=True), team)
+    rid = registry_id(agents.stack_outputs(stack, show_secrets=True, root=root), team)
     parts = rid.strip("/").split("/")
     subscription, group, name = parts[1], parts[3], parts[-1]
     try:
@@ -59,15 +60,14 @@ def regenerate(stack: str, team: str, *, login: TokenCredential | None = None) -
     print(f"{name}: Azure regenerated its admin password")
 
 
-def reissue_handout(stack: str, team: str, directory: Path, *, show_passwords: bool) -> Path:
-    """The team's handout from the outputs after the `up`, in DIRECTORY/STACK/TEAM.md; the
-    password in it only with `show_passwords` (`teams` is one secret output, read whole either way)."""
-    outputs = agents.stack_outputs(stack, show_secrets=True)
+def reissue_handouts(stack: str, directory: Path, *, show_passwords: bool, root: Path = stack_files.ROOT) -> Path:
+    """The stack's handouts from the outputs after the `up`, in DIRECTORY/STACK: the team's sheet
+    with its new password, and teams.csv, which may hold the old one. The password in them only
+    with `show_passwords` (`teams` is one secret output, read whole either way)."""
+    outputs = agents.stack_outputs(stack, show_secrets=True, root=root)
     try:
-        sheets = handout.sheets(stack, outputs, show_passwords=show_passwords)
-    except handout.HandoutError as err:
+        written = handout.write(handout.sheets(stack, outputs, show_passwords=show_passwords), directory / stack)
+    except (handout.HandoutError, OSError) as err:
         raise AgentsError(str(err)) from None
-    sheet = next(s for s in sheets if s.team == team)
-    path = handout.write_sheet(sheet, directory / stack)
-    print(f"handout of {team} written to {path}")
-    return path
+    print(f"{len(written) - 1} handouts and teams.csv written again to {directory / stack}")
+    return directory / stack

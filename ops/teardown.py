@@ -43,13 +43,14 @@ def listing(deployment: Mapping[str, Any]) -> list[tuple[str, str]]:
 def planned_listing(stack: str, root: Path = stack_files.ROOT) -> list[tuple[str, str]]:
     """(type, name) of each resource the offline plan of `stack` holds, as `listing` gives them
     from a state. The plan is judged before the stack expired: expired stacks are the ones torn down."""
-    from offline import recording
+    from offline import plan, recording
 
     cfg = teardown_gate.load(stack, root)
     now = datetime.now(UTC)
     if cfg.expires_at is not None and cfg.expires_at <= now:
         now = cfg.expires_at - timedelta(seconds=1)
-    planned = recording.run(stack, root=root, now=now)
+    references = plan.referenced_outputs(cfg, root=root, now=now)
+    planned = recording.run(stack, root=root, now=now, stack_outputs=references)
     # Sorted: the mocks answer concurrently, so the order of registration varies from run to run.
     return sorted((r.type, r.name) for r in planned.resources.values() if not r.type.startswith("pulumi:providers:"))
 
@@ -81,9 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.offline and not args.dry_run:
         parser.error("--offline goes with --dry-run only: a teardown itself reads the stack's state")
     if args.offline:
+        from offline.plan import PlanError
+
         try:
             print("\n".join(describe(planned_listing(args.stack))))
-        except (ConfigError, stack_files.StackFileError) as err:
+        except (ConfigError, stack_files.StackFileError, PlanError, ValueError) as err:
             print(messages.error_line(err), file=sys.stderr)
             return 2
         print(f"(from the offline plan of Pulumi.{args.stack}.yaml; a stack deployed from another version differs)")

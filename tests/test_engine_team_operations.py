@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from offline.changes import CREATE, DELETE
-from ops import team
+from ops import team, team_apply, vm_power
+from tests.support import arm_compute
+from tests.support.arm_compute import Compute, StaticToken, journal_lines
 from tests.support.engine import Workspace, secret_value
 
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
@@ -59,13 +61,21 @@ def test_the_real_preview_of_an_added_team_creates_what_the_offline_plan_lists(t
     assert preview_of(two_teams, plan.edit.text) == planned
 
 
-def test_the_real_preview_of_a_replaced_agent_stays_within_the_offline_plan(two_teams: Workspace) -> None:
-    plan = team.plan_replace_agent(STACK, "blue", 1, root=two_teams.project)
-    text = (two_teams.project / f"Pulumi.{STACK}.yaml").read_text()
-    real = preview_of(two_teams, text, *plan.up_args)
-    vm = plan.up_args[1]
-    assert ("replace", vm) in real
-    assert {urn for _, urn in real} <= {c.urn for c in plan.changes}
+@pytest.fixture
+def carried_out(
+    two_teams: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Workspace, Compute]]:
+    """`--apply` as an organizer's shell runs it: the workspace's CLI and backend, and ARM's
+    stand-in holding the stack's agents, deallocated as after the nightly shutdown."""
+    for key, value in two_teams.env.items():
+        monkeypatch.setenv(key, value)
+    ids = json.loads(two_teams.pulumi("stack", "output", "agentResourceIds", "--json", stack=STACK).stdout)
+    states = {rid.rsplit("/", 1)[-1]: "deallocated" for rids in ids.values() for rid in rids}
+    compute = Compute(states, tmp_path / "journal")
+    with arm_compute.serving(compute, tmp_path / "tls") as (base, ca):
+        monkeypatch.setenv(vm_power.ENDPOINT_VARIABLE, base)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+        yield two_teams, compute
 
 
 def exported(ws: Workspace) -> dict[str, dict[str, Any]]:
@@ -74,28 +84,52 @@ def exported(ws: Workspace) -> dict[str, dict[str, Any]]:
     return {r["urn"]: r for r in state["deployment"]["resources"]}
 
 
-def test_a_removal_deletes_that_teams_resources_and_leaves_the_others_as_they_were(two_teams: Workspace) -> None:
-    before = exported(two_teams)
-    plan = team.plan_remove(STACK, "blue", root=two_teams.project)
-    assert plan.edit is not None and plan.others == []
-    assert preview_of(two_teams, plan.edit.text) == {("delete", c.urn) for c in plan.changes}
-    # What --apply does first, then the `pulumi up` it runs.
-    team.write_stack_file(STACK, plan.edit.text, two_teams.project)
-    two_teams.pulumi("up", "--yes", stack=STACK)
-    after = exported(two_teams)
-    assert set(before) - set(after) == {c.urn for c in plan.changes}
-    untouched = [
+def untouched(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(
         urn
         for urn, r in after.items()
-        if (r.get("id"), r.get("inputs")) == (before[urn].get("id"), before[urn].get("inputs"))
+        if urn in before and (r.get("id"), r.get("inputs")) == (before[urn].get("id"), before[urn].get("inputs"))
+    )
+
+
+def test_a_replaced_agent_is_deleted_first_and_made_again_with_what_hangs_on_it(
+    carried_out: tuple[Workspace, Compute], capfd: pytest.CaptureFixture[str]
+) -> None:
+    ws, compute = carried_out
+    plan = team.plan_replace_agent(STACK, "blue", 1, root=ws.project)
+    text = (ws.project / f"Pulumi.{STACK}.yaml").read_text()
+    assert preview_of(ws, text, *plan.up_args) == {("replace", c.urn) for c in plan.changes}
+    before = exported(ws)
+    assert team_apply.apply(plan, ["--yes"], login=StaticToken()) == 0
+    after = exported(ws)
+    assert set(after) == set(before)
+    assert set(after) - {c.urn for c in plan.changes} <= set(untouched(before, after))
+    assert f"+-{len(plan.changes)} replaced" in capfd.readouterr().out  # the engine's own summary
+    # Only blue's agent was started: the replacement deletes its extension first.
+    assert [line for line in journal_lines(compute.journal) if line.startswith("arm ")] == [
+        f"arm start {name}" for name in compute.states if "blue" in name
     ]
-    assert sorted(untouched) == sorted(after)
-    assert two_teams.pulumi("preview", "--expect-no-changes", stack=STACK, check=False).returncode == 0
+    assert ws.pulumi("preview", "--expect-no-changes", stack=STACK, check=False).returncode == 0
+
+
+def test_a_removal_deletes_that_teams_resources_and_leaves_the_others_as_they_were(
+    carried_out: tuple[Workspace, Compute],
+) -> None:
+    ws, _ = carried_out
+    before = exported(ws)
+    plan = team.plan_remove(STACK, "blue", root=ws.project)
+    assert plan.edit is not None and plan.others == []
+    assert preview_of(ws, plan.edit.text) == {("delete", c.urn) for c in plan.changes}
+    assert team_apply.apply(plan, ["--yes"], login=StaticToken()) == 0
+    after = exported(ws)
+    assert set(before) - set(after) == {c.urn for c in plan.changes}
+    assert untouched(before, after) == sorted(after)
+    assert ws.pulumi("preview", "--expect-no-changes", stack=STACK, check=False).returncode == 0
     # The CLI reads the file as edited: red alone.
     done = subprocess.run(
         [sys.executable, "-m", "ops.cli", "team", "remove", "-s", STACK, "red"],
-        cwd=two_teams.project,
-        env=two_teams.env,
+        cwd=ws.project,
+        env=ws.env,
         capture_output=True,
         text=True,
         check=False,

@@ -4,7 +4,6 @@ same `musicstore up` an organizer types, against a fake `pulumi` and ARM's local
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import stat
@@ -15,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from offline import changes
+from offline import changes, recording
 from offline.changes import CREATE, DELETE, REPLACE, UPDATE, WITH_REPLACED, Change
-from ops import handout, team, team_file, teardown, vm_power
+from ops import handout, team, team_apply, team_file, teardown, vm_power
 from ops.team_file import TeamFileError
 from tests.support import arm_compute, fake_pulumi, project_copy
 from tests.support.arm_compute import Compute, StaticToken, journal_lines, resource_id
@@ -71,17 +70,28 @@ def test_removing_a_team_plans_only_its_deletion_and_keeps_the_other_names(venue
     ]
 
 
-def test_replacing_an_agent_replaces_its_vm_and_touches_only_what_hangs_on_it(venue: Path) -> None:
+def test_replacing_an_agent_replaces_its_vm_and_what_azure_ties_to_it(venue: Path) -> None:
     plan = team.plan_replace_agent(STACK, "team02", 1, root=venue)
-    replaced = [c for c in plan.changes if c.action == REPLACE]
-    assert [c.name for c in replaced] == ["team02-agent1"]
-    assert replaced[0].type == "azure-native:compute:VirtualMachine"
-    assert plan.up_args == ("--replace", replaced[0].urn)
-    followers = {c.name for c in plan.changes if c.action == WITH_REPLACED}
-    # The bootstrap extension and the shutdown schedule sit on the VM; its identity reads the PAT.
-    assert {"team02-agent1-bootstrap", "team02-agent1-shutdown", "team02-agent1-pat-reader"} <= followers
-    assert teams_of(plan, TEAMS) == {"team02"}
+    vm = next(c for c in plan.changes if c.type == "azure-native:compute:VirtualMachine")
+    assert plan.up_args == ("--replace", vm.urn)
+    # A new VM loses its extensions, its schedule names it, and it is a new identity: each is
+    # replaced with it (replace_with), and nothing else changes.
+    assert sorted((c.action, c.name) for c in plan.changes) == [
+        (REPLACE, "team02-agent1"),
+        (REPLACE, "team02-agent1-bootstrap"),
+        (REPLACE, "team02-agent1-pat-reader"),
+        (REPLACE, "team02-agent1-shutdown"),
+    ]
     assert plan.others == []
+
+
+def test_the_agent_vm_is_deleted_before_it_is_made_again(venue: Path) -> None:
+    # Asked on the command line, a replacement creates first unless the resource says otherwise:
+    # the new VM would find its name and network interface taken.
+    rec = recording.run(STACK, root=venue, now=NOW)
+    assert {r.name: r.delete_before_replace for r in rec.of_type("azure-native:compute:VirtualMachine")} == {
+        f"{t}-agent1": True for t in TEAMS
+    }
 
 
 def test_rotating_a_password_updates_that_teams_service_connection_alone(venue: Path) -> None:
@@ -89,7 +99,7 @@ def test_rotating_a_password_updates_that_teams_service_connection_alone(venue: 
     assert [(c.action, c.name, c.keys) for c in plan.changes] == [
         (UPDATE, "team03-devops-registry-connection", ("dockerPassword",))
     ]
-    assert plan.registry.startswith("gdbc26amsteam03")
+    assert plan.rotates and plan.what == "team rotate-password team03"
 
 
 def test_a_change_to_a_shared_or_another_teams_resource_is_named() -> None:
@@ -144,12 +154,14 @@ def test_the_cli_refuses_an_unknown_team_before_planning(capsys: pytest.CaptureF
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Compute, Path, Path]]:
-    """A fake `pulumi` first on PATH that journals what it is asked and answers `outputs.json`,
-    and ARM's stand-in with team02's agent running and its registry."""
+    """A fake `pulumi` first on PATH that journals what it is asked and answers `outputs.json` and
+    `preview.json`, and ARM's stand-in with team01's and team02's agents deallocated and team02's
+    registry."""
     journal, bin_dir = tmp_path / "journal", tmp_path / "bin"
     fake_pulumi.install(bin_dir, journal)
     monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin")
-    compute = Compute({"vm-team02": "running"}, journal, registries={"acrteam02": {}})
+    states = {"vm-team01": "deallocated", "vm-team02": "deallocated"}
+    compute = Compute(states, journal, registries={"acrteam02": {}})
     with arm_compute.serving(compute, tmp_path / "tls") as (base, ca):
         monkeypatch.setenv(vm_power.ENDPOINT_VARIABLE, base)
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
@@ -160,52 +172,107 @@ def outputs(password: str) -> dict[str, object]:
     registry = (
         "/subscriptions/{}/resourceGroups/rg-gdbc26-ams/providers/Microsoft.ContainerRegistry/registries/acrteam02"
     )
+    sheet = {
+        "registryName": "acrteam02",
+        "registryId": registry.format(arm_compute.SUBSCRIPTION),
+        "registryLoginServer": "acrteam02.azurecr.io",
+        "registryAdminUsername": "acrteam02",
+        "registryAdminPassword": password,
+        "agentPool": "team02-pool",
+        "namespace": "team02",
+        "appUrl": "http://20.1.2.3/",
+        "agents": [{"vmName": "vm-team02"}],
+    }
     return {
-        "agentResourceIds": {"team02": [resource_id("vm-team02")]},
-        "teams": {
-            "team02": {
-                "registryName": "acrteam02",
-                "registryId": registry.format(arm_compute.SUBSCRIPTION),
-                "registryLoginServer": "acrteam02.azurecr.io",
-                "registryAdminUsername": "acrteam02",
-                "registryAdminPassword": password,
-                "agentPool": "team02-pool",
-                "namespace": "team02",
-                "appUrl": "http://20.1.2.3/",
-                "agents": [{"vmName": "vm-team02"}],
-            }
-        },
+        "agentResourceIds": {team: [resource_id(f"vm-{team}")] for team in ("team01", "team02")},
+        "teams": {"team02": sheet, "team01": {**sheet, "registryName": "acrteam01", "agents": []}},
     }
 
 
-def test_adding_a_team_writes_the_stack_file_then_runs_up(
+def previewing(bin_dir: Path, steps: list[tuple[str, str]]) -> None:
+    """What the real `pulumi preview --json` would print: a step per (op, urn), the rest left out."""
+    (bin_dir / "preview.json").write_text(json.dumps({"steps": [{"op": op, "urn": urn} for op, urn in steps]}))
+
+
+def as_planned(plan: team.TeamPlan) -> list[tuple[str, str]]:
+    ops = {CREATE: "create", DELETE: "delete", UPDATE: "update", REPLACE: "replace", WITH_REPLACED: "update"}
+    return [(ops[c.action], c.urn) for c in plan.changes]
+
+
+def calls(journal: Path) -> list[str]:
+    """The journal, each `--target URN` pair as one word."""
+    return [re.sub(r"( --target \S+)+", " --target…", line) for line in journal_lines(journal)]
+
+
+def test_an_added_team_is_previewed_on_its_own_resources_then_brought_up_with_no_agent_started(
+    venue: Path, site: tuple[Compute, Path, Path]
+) -> None:
+    _, journal, bin_dir = site
+    (bin_dir / "outputs.json").write_text(json.dumps(outputs("pw")))
+    plan = team.plan_add(STACK, None, root=venue)
+    previewing(bin_dir, as_planned(plan))
+    assert team_apply.apply(plan, ["--yes"], login=StaticToken()) == 0
+    assert "musicstore:teamCount: 4" in (venue / f"Pulumi.{STACK}.yaml").read_text()
+    assert calls(journal) == [
+        f"pulumi preview --json --stack {STACK} --target…",
+        f"pulumi up --stack {STACK} --target… --yes",
+    ]
+    targeted = re.findall(r"--target (\S+)", journal_lines(journal)[-1])
+    assert sorted(targeted) == sorted(c.urn for c in plan.changes)
+
+
+def test_a_real_preview_that_changes_another_team_stops_everything_and_keeps_the_file(
     venue: Path, site: tuple[Compute, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, journal, bin_dir = site
-    (bin_dir / "outputs.json").write_text("{}")
-    plan = team.plan_add(STACK, None, root=venue)
-    args = team_args(tmp=venue)
-    assert team.apply(plan, ["--yes"], args, StaticToken()) == 0
-    assert "musicstore:teamCount: 4" in (venue / f"Pulumi.{STACK}.yaml").read_text()
-    assert journal_lines(journal)[-1] == f"pulumi up --stack {STACK} --yes"
+    plan = team.plan_remove(STACK, "team02", root=venue)
+    other = f"urn:pulumi:{STACK}::musicstore::musicstore:azure:BuildAgentVm$azure-native:compute:VirtualMachine::"
+    other += "team01-agent1"
+    previewing(bin_dir, [*as_planned(plan), ("update", other)])
+    assert team_apply.apply(plan, ["--yes"], login=StaticToken()) == 1
+    assert (venue / f"Pulumi.{STACK}.yaml").read_text() == small_venue()
+    assert calls(journal) == [f"pulumi preview --json --stack {STACK} --target…"]  # no agent, no up
+    err = capsys.readouterr().err
+    assert "the real preview changes team01-agent1, which the plan does not" in err
+    assert f"nothing applied: Pulumi.{STACK}.yaml is as it was" in err
 
 
-def test_a_rotation_regenerates_first_then_runs_up_then_writes_the_handout_privately(
+def test_a_removal_starts_that_teams_agents_alone_before_its_up(venue: Path, site: tuple[Compute, Path, Path]) -> None:
+    _, journal, bin_dir = site
+    (bin_dir / "outputs.json").write_text(json.dumps(outputs("pw")))
+    plan = team.plan_remove(STACK, "team02", root=venue)
+    previewing(bin_dir, as_planned(plan))
+    assert team_apply.apply(plan, ["--yes"], login=StaticToken()) == 0
+    assert [line for line in calls(journal) if not line.startswith("pulumi stack output")] == [
+        f"pulumi preview --json --stack {STACK} --target…",
+        "arm start vm-team02",
+        f"pulumi up --stack {STACK} --target… --yes",
+    ]
+    assert '    - "team01"\n    - "team03"\n' in (venue / f"Pulumi.{STACK}.yaml").read_text()
+
+
+def test_a_rotation_regenerates_after_the_preview_then_runs_up_then_writes_the_handouts_privately(
     venue: Path, site: tuple[Compute, Path, Path]
 ) -> None:
     compute, journal, bin_dir = site
     (bin_dir / "outputs.json").write_text(json.dumps(outputs("new-one")))
     plan = team.plan_rotate(STACK, "team02", root=venue)
-    args = team_args(tmp=venue)
-    assert team.apply(plan, ["--yes"], args, StaticToken()) == 0
-    order = [line.split(" --show-secrets")[0] for line in journal_lines(journal) if not line.startswith("arm start")]
-    assert order[:2] == ["pulumi stack output --json", "arm regenerateCredential acrteam02 password"]
-    assert f"pulumi up --stack {STACK} --yes" in order[2:]
+    previewing(bin_dir, [])  # the password is not new yet: the preview changes nothing
+    handouts = venue / "handouts"
+    assert team_apply.apply(plan, ["--yes"], handouts=handouts, login=StaticToken()) == 0
+    assert [line.replace(" --show-secrets", "") for line in calls(journal)] == [
+        f"pulumi preview --json --stack {STACK} --target…",
+        f"pulumi stack output --json --stack {STACK}",
+        "arm regenerateCredential acrteam02 password",
+        f"pulumi up --stack {STACK} --target… --yes",
+        f"pulumi stack output --json --stack {STACK}",
+    ]
     assert compute.registries["acrteam02"] == {"password": 1}
-    sheet = venue / "handouts" / STACK / "team02.md"
-    assert stat.S_IMODE(sheet.stat().st_mode) == 0o600
-    assert stat.S_IMODE(sheet.parent.stat().st_mode) == 0o700
-    assert "new-one" not in sheet.read_text()
+    written = sorted((handouts / STACK).iterdir())
+    assert [p.name for p in written] == ["team01.md", "team02.md", "teams.csv"]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in written} == {0o600}
+    assert stat.S_IMODE((handouts / STACK).stat().st_mode) == 0o700
+    assert not any("new-one" in p.read_text() for p in written)
 
 
 def test_a_handout_reads_the_stacks_outputs_itself_and_shows_no_password_unasked(
@@ -219,8 +286,9 @@ def test_a_handout_reads_the_stacks_outputs_itself_and_shows_no_password_unasked
     assert "acrteam02.azurecr.io" in sheet and "s3cret-Pa55" not in sheet
 
 
-def team_args(*, tmp: Path) -> argparse.Namespace:
-    return argparse.Namespace(handouts=tmp / "handouts", show_passwords=False)
+def test_what_follows_the_double_dash_is_pulumi_ups_never_a_team(capsys: pytest.CaptureFixture[str]) -> None:
+    assert team.main(["add", "-s", "dev", "--apply", "--", "--yes"]) == 2
+    assert capsys.readouterr().err.strip() == "error: name the team to add: the stack lists its teams"
 
 
 # --- the offline teardown dry run ----------------------------------------------------------

@@ -10,7 +10,8 @@ from pathlib import Path
 
 def install(bin_dir: Path, journal: Path) -> Path:
     """Writes `bin_dir/pulumi`: each call appends its command line to `journal`; `pulumi stack
-    output ...` prints `bin_dir/outputs.json`. Returns the outputs file to fill."""
+    output ...` prints `bin_dir/outputs.json`, `pulumi preview ...` `bin_dir/preview.json` (as
+    `--json` prints it). Returns the outputs file to fill."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     outputs = bin_dir / "outputs.json"
     fake = bin_dir / "pulumi"
@@ -20,7 +21,9 @@ def install(bin_dir: Path, journal: Path) -> Path:
         f"with open({str(journal)!r}, 'a') as log:\n"
         "    log.write(' '.join(['pulumi', *sys.argv[1:]]) + '\\n')\n"
         "if sys.argv[1:3] == ['stack', 'output']:\n"
-        f"    sys.stdout.write(open({str(outputs)!r}).read())\n",
+        f"    sys.stdout.write(open({str(outputs)!r}).read())\n"
+        "if sys.argv[1:2] == ['preview']:\n"
+        f"    sys.stdout.write(open({str(bin_dir / 'preview.json')!r}).read())\n",
         encoding="utf-8",
     )
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)

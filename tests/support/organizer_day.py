@@ -11,7 +11,8 @@ The config (JSON, read again on every request so that a test may change it betwe
      "projects": {"<name>": [Build]},
      "apps": {"<team>": {"status": 200, "delay": 0.0}}}
 `agent`, `job` and `build` below make those shapes. The Azure DevOps paths want basic auth whose
-password is the PAT (401 otherwise) and `api-version=7.1` (400 otherwise), as the service does.
+password is the PAT (401 otherwise) and the api-version Microsoft's client library asks each route
+with (400 otherwise, as the service answers a version it does not serve).
 A ThreadingHTTPServer: a slow app delays no other answer.
 """
 
@@ -37,7 +38,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.support.http_stand_in import JsonHandler
 
 ROOT = Path(__file__).resolve().parents[2]
-API_VERSION = "7.1"
+# azure-devops-python-api, azure/devops/v7_1: task_agent_client.py and build_client.py.
+TASK_AGENT_API, BUILD_API = "7.1-preview.1", "7.1-preview.7"
 POOLS = re.compile(r"^/_apis/distributedtask/pools$")
 AGENTS = re.compile(r"^/_apis/distributedtask/pools/(?P<id>\d+)/agents$")
 BUILDS = re.compile(r"^/(?P<project>[^/_][^/]*)/_apis/build/builds$")
@@ -93,17 +95,25 @@ def pool(pool_id: int, name: str, agents: list[dict[str, Any]]) -> dict[str, Any
     }
 
 
-def build(number: str, status: str, *, result: str | None = None, finish_time: str | None = None) -> dict[str, Any]:
+def build(
+    number: str,
+    status: str,
+    *,
+    result: str | None = None,
+    finish_time: str | None = None,
+    definition: int = 1,
+    queued: str = "2025-01-01T08:00:00.0000000Z",
+) -> dict[str, Any]:
     """A Build as Builds - List answers it."""
     return {
         "id": int(re.sub(r"\D", "", number) or 0) % 100000,
         "buildNumber": number,
         "status": status,
         "result": result,
-        "queueTime": "2025-01-01T08:00:00.0000000Z",
+        "queueTime": queued,
         "finishTime": finish_time,
         "sourceBranch": "refs/heads/develop",
-        "definition": {"id": 1, "name": "musicstore"},
+        "definition": {"id": definition, "name": "musicstore" if definition == 1 else f"pipeline {definition}"},
     }
 
 
@@ -119,7 +129,7 @@ class Handler(JsonHandler):
             self._app(config.get("apps", {}).get(found["team"]))
         elif not self._authorized(config["pat"]):
             self.send_json({"message": "TF400813: The user is not authorized to access this resource."}, 401)
-        elif query.get("api-version") != API_VERSION:
+        elif query.get("api-version") != (BUILD_API if BUILDS.match(path) else TASK_AGENT_API):
             message = f"The requested REST API version of {query.get('api-version')} is out of range for this server."
             self.send_json({"message": message, "typeKey": "VssVersionOutOfRangeException"}, 400)
         elif POOLS.match(path):
@@ -165,6 +175,9 @@ class Handler(JsonHandler):
             self.send_json({"message": message, "typeKey": "ProjectDoesNotExistWithNameException"}, 404)
             return
         builds = list(config["projects"][project])
+        if "definitions" in query:  # a comma-separated list of definition ids
+            wanted = {int(d) for d in query["definitions"].split(",")}
+            builds = [b for b in builds if b["definition"]["id"] in wanted]
         if query.get("queryOrder") == "queueTimeDescending":
             builds.sort(key=lambda b: str(b.get("queueTime")), reverse=True)
         builds = builds[: int(query.get("$top", len(builds)))]
