@@ -208,11 +208,14 @@ class BuildAgentVm(pulumi.ComponentResource):
             tags=args.tags,
             # The script reads the PAT as soon as it runs: the VM's grant must exist first; it
             # registers the agent: its pool must exist first. Azure deletes a VM's extensions with
-            # it: a new VM needs the bootstrap again, so the extension is replaced with the VM.
+            # it: a new VM needs the bootstrap again, so the extension is replaced with the VM,
+            # delete-first, as its name is fixed (a create-first replacement's delete of the old
+            # one would remove the new one, at the same ARM id).
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[grant, *args.registers_after],
                 replace_with=[vm],
+                delete_before_replace=True,
                 custom_timeouts=pulumi.CustomTimeouts(create=EXTENSION_TIMEOUT, update=EXTENSION_TIMEOUT),
             ),
         )
@@ -232,8 +235,9 @@ class BuildAgentVm(pulumi.ComponentResource):
             target_resource_id=vm.id,
             notification_settings=devtestlab.NotificationSettingsArgs(status="Disabled"),
             tags=args.tags,
-            # The schedule names its VM: a new VM gets its schedule anew.
-            opts=pulumi.ResourceOptions(parent=self, replace_with=[vm]),
+            # The schedule names its VM: a new VM gets its schedule anew, delete-first, as the
+            # schedule's name is fixed (shutdown-computevm-<vm>: one ARM id for old and new).
+            opts=pulumi.ResourceOptions(parent=self, replace_with=[vm], delete_before_replace=True),
         )
 
 

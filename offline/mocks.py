@@ -203,7 +203,8 @@ ARM_TYPES = {"GlobalSchedule": "schedules", "PublicIPAddress": "publicIPAddresse
 
 def arm_type(module: str, kind: str) -> str:
     """`Microsoft.Compute/virtualMachines` for azure-native:compute:VirtualMachine, as in ARM's ids
-    (a lowerCamel plural), so that what parses a real id parses these."""
+    (a lowerCamel plural), so that what parses a real top-level resource's id parses these (child
+    resources, as an extension or a subnet, keep this flat form: nothing here parses theirs)."""
     plural = ARM_TYPES.get(kind) or (kind[:-1] + "ies" if kind.endswith("y") else kind + "s")
     return f"Microsoft.{NAMESPACES.get(module, module)}/{plural[0].lower()}{plural[1:]}"
 

@@ -184,6 +184,24 @@ def write(all_sheets: list[TeamSheet], directory: Path) -> list[Path]:
     return [*written, summary]
 
 
+def rewrite_row(sheet: TeamSheet, directory: Path) -> Path | None:
+    """The team's row of an existing teams.csv, as the sheet now says; the other rows as they
+    were (with or without their passwords). None: no teams.csv there."""
+    summary = directory / "teams.csv"
+    if not summary.exists():
+        return None
+    rows = list(csv.reader(io.StringIO(summary.read_text(encoding="utf-8"))))
+    fresh = list(csv.reader(io.StringIO(table([sheet]))))
+    header, row = fresh[0], fresh[1]
+    if not rows or rows[0] != header:
+        raise HandoutError(f"{summary} has other columns than a handout writes: write the handouts anew")
+    kept = [r for r in rows[1:] if r and r[0] != sheet.team]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *sorted([*kept, row], key=lambda r: r[0])])
+    _private(summary, out.getvalue())
+    return summary
+
+
 def write_sheet(sheet: TeamSheet, directory: Path) -> Path:
     """One team's sheet (again, after its password was rotated)."""
     directory.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)

@@ -4,18 +4,20 @@ changes, and that none of them is another team's or shared.
     musicstore team add -s STACK [TEAM]                 a team more: its registry, agents, namespace, project
     musicstore team remove -s STACK TEAM                that team's resources go, no other's
     musicstore team replace-agent -s STACK TEAM [--agent N]    a new VM for the team's agent N (default 1)
-    musicstore team rotate-password -s STACK TEAM --handouts DIR   a new registry admin password, its handout again
+    musicstore team rotate-password -s STACK TEAM --handouts DIR   a new registry password, the team's handout again
 
 Without --apply each prints its offline plan and changes nothing. With --apply, and only when the
 plan touches that team alone and the real `pulumi preview` of the plan's resources agrees with it
 (ops/team_apply.py): add and remove write Pulumi.STACK.yaml; replace-agent and remove start the
 team's own agents; rotate-password has Azure regenerate the registry's password; then
 `pulumi up --stack STACK --target ...` on the plan's resources alone (replace-agent with
-`--replace` of the VM), and rotate-password writes the stack's handouts again. Arguments after `--`
-go to `pulumi up` (--yes, ...). A refusal before `pulumi up` leaves everything as it was.
+`--replace` of the VM), and rotate-password writes the team's handout and its row of teams.csv
+again. Arguments after `--` go to `pulumi up` (--yes, ...). A refusal before `pulumi up` puts the
+stack file back.
 
 Exit status: 0 planned (or applied); 1 the plan changes another team's or a shared resource, the
-real preview disagrees, or the apply failed (nothing applied unless `pulumi up` ran); 2 bad input.
+real preview disagrees, or a step before `pulumi up` failed (nothing applied); `pulumi up`'s own
+when it fails (`musicstore up -s STACK` then completes the change); 2 bad input.
 """
 
 from __future__ import annotations
@@ -98,8 +100,8 @@ def plan_replace_agent(
     if not vms:
         count = sum(r.name.startswith(f"{team}-agent") for r in before.of_type(VM))
         raise TeamFileError(messages.problem("--agent", str(agent), f"must be 1 to {count}: {team} has {count} agents"))
-    urn = vms[0].urn
-    found = changes.replacing(before, [urn])
+    found = changes.replacing(before, [vms[0].urn])
+    urn = changes.engine_urn(before, vms[0].urn)
     what = f"team replace-agent {team} (agent {agent})"
     return TeamPlan(stack, team, what, tuple(found), up_args=("--replace", urn), teams_before=teams, root=root)
 

@@ -50,18 +50,30 @@ def preview(planned: TeamPlan) -> set[tuple[str, str]]:
     except FileNotFoundError:
         raise ApplyError(NO_CLI) from None
     try:
-        steps = json.loads(done.stdout)["steps"] if done.returncode == 0 else None
-    except (ValueError, KeyError, TypeError):
-        steps = None
-    if steps is None:
-        lines = done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or [f"exit {done.returncode}"]
-        raise ApplyError(f"pulumi preview --stack {planned.stack}: {lines[-1]}")
+        shown = json.loads(done.stdout)
+    except ValueError:
+        shown = None
+    steps = shown.get("steps") if isinstance(shown, dict) and done.returncode == 0 else None
+    if not isinstance(steps, list):
+        raise ApplyError(f"pulumi preview --stack {planned.stack}: {_failure(shown, done)}")
     found = set()
     for step in steps:
         op = "replace" if step.get("op") in REPLACING else str(step.get("op"))
         if op not in ("same", "read"):
             found.add((op, str(step.get("urn"))))
     return found
+
+
+def _failure(shown: object, done: subprocess.CompletedProcess[str]) -> str:
+    """Why the preview failed: with --json the engine's errors are the document's error
+    diagnostics (pulumi pkg/backend/display/json.go), else the last line it wrote."""
+    if isinstance(shown, dict):
+        errors = [d for d in shown.get("diagnostics") or [] if isinstance(d, dict) and d.get("severity") == "error"]
+        texts = [line for d in errors for line in str(d.get("message", "")).strip().splitlines() if line.strip()]
+        if texts:
+            return texts[-1]
+    lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+    return lines[-1]
 
 
 def disagreement(planned: TeamPlan, real: set[tuple[str, str]]) -> list[str]:
@@ -110,14 +122,22 @@ def apply(
         print(messages.error_line(err), file=sys.stderr)
         print(f"nothing applied: Pulumi.{planned.stack}.yaml is as it was", file=sys.stderr)
         return 1
+    except BaseException:  # Ctrl-C during the preview or the agents' start, or a fault: as it was
+        if kept is not None:
+            write_stack_file(path, kept)
+        raise
     status = _up(planned, up_args)
     if status != 0:
+        # The file names the change and the state holds part of it (or none, if the `up` was
+        # declined): the stack's whole `up` completes it, the team's plan no longer would.
         left = f"Pulumi.{planned.stack}.yaml keeps the change; " if planned.edit is not None else ""
-        print(f"pulumi up exited {status}: {left}run the same command again to complete it", file=sys.stderr)
+        print(f"pulumi up exited {status}: {left}`musicstore up -s {planned.stack}` completes it", file=sys.stderr)
         return status
     if planned.rotates and handouts is not None:
         try:
-            team_password.reissue_handouts(planned.stack, handouts, show_passwords=show_passwords, root=planned.root)
+            team_password.reissue_handout(
+                planned.stack, planned.team, handouts, show_passwords=show_passwords, root=planned.root
+            )
         except AgentsError as err:
             print(messages.error_line(err), file=sys.stderr)
             return 1

@@ -60,14 +60,19 @@ def regenerate(stack: str, team: str, *, login: TokenCredential | None = None, r
     print(f"{name}: Azure regenerated its admin password")
 
 
-def reissue_handouts(stack: str, directory: Path, *, show_passwords: bool, root: Path = stack_files.ROOT) -> Path:
-    """The stack's handouts from the outputs after the `up`, in DIRECTORY/STACK: the team's sheet
-    with its new password, and teams.csv, which may hold the old one. The password in them only
-    with `show_passwords` (`teams` is one secret output, read whole either way)."""
+def reissue_handout(
+    stack: str, team: str, directory: Path, *, show_passwords: bool, root: Path = stack_files.ROOT
+) -> list[Path]:
+    """The team's handout from the outputs after the `up`, in DIRECTORY/STACK/TEAM.md, and its row of
+    teams.csv there (which may hold the old password); no other team's sheet or row changes. The
+    password in them only with `show_passwords` (`teams` is one secret output, read whole either way)."""
     outputs = agents.stack_outputs(stack, show_secrets=True, root=root)
     try:
-        written = handout.write(handout.sheets(stack, outputs, show_passwords=show_passwords), directory / stack)
-    except (handout.HandoutError, OSError) as err:
-        raise AgentsError(str(err)) from None
-    print(f"{len(written) - 1} handouts and teams.csv written again to {directory / stack}")
-    return directory / stack
+        sheet = next(s for s in handout.sheets(stack, outputs, show_passwords=show_passwords) if s.team == team)
+        written = [handout.write_sheet(sheet, directory / stack)]
+        row = handout.rewrite_row(sheet, directory / stack)
+    except (handout.HandoutError, OSError, StopIteration) as err:
+        raise AgentsError(f"the handout of {team}: {err or 'not in the outputs'}") from None
+    written += [row] if row else []
+    print(f"handout of {team} written again: {', '.join(str(p) for p in written)}")
+    return written

@@ -251,14 +251,16 @@ def test_a_removal_starts_that_teams_agents_alone_before_its_up(venue: Path, sit
     assert '    - "team01"\n    - "team03"\n' in (venue / f"Pulumi.{STACK}.yaml").read_text()
 
 
-def test_a_rotation_regenerates_after_the_preview_then_runs_up_then_writes_the_handouts_privately(
+def test_a_rotation_regenerates_after_the_preview_then_runs_up_then_rewrites_that_teams_handout_alone(
     venue: Path, site: tuple[Compute, Path, Path]
 ) -> None:
     compute, journal, bin_dir = site
+    handouts = venue / "handouts"
+    # The day's handouts, written with the passwords as they were.
+    handout.write(handout.sheets(STACK, outputs("old-one"), show_passwords=True), handouts / STACK)
     (bin_dir / "outputs.json").write_text(json.dumps(outputs("new-one")))
     plan = team.plan_rotate(STACK, "team02", root=venue)
     previewing(bin_dir, [])  # the password is not new yet: the preview changes nothing
-    handouts = venue / "handouts"
     assert team_apply.apply(plan, ["--yes"], handouts=handouts, login=StaticToken()) == 0
     assert [line.replace(" --show-secrets", "") for line in calls(journal)] == [
         f"pulumi preview --json --stack {STACK} --target…",
@@ -268,11 +270,44 @@ def test_a_rotation_regenerates_after_the_preview_then_runs_up_then_writes_the_h
         f"pulumi stack output --json --stack {STACK}",
     ]
     assert compute.registries["acrteam02"] == {"password": 1}
-    written = sorted((handouts / STACK).iterdir())
-    assert [p.name for p in written] == ["team01.md", "team02.md", "teams.csv"]
-    assert {stat.S_IMODE(p.stat().st_mode) for p in written} == {0o600}
-    assert stat.S_IMODE((handouts / STACK).stat().st_mode) == 0o700
-    assert not any("new-one" in p.read_text() for p in written)
+    folder = handouts / STACK
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == dict.fromkeys(
+        ["team01.md", "team02.md", "teams.csv"], 0o600
+    )
+    # team02's sheet and row no longer hold the leaked password, nor the new one (not asked for);
+    # team01's, untouched, keep theirs.
+    assert "old-one" not in (folder / "team02.md").read_text() and "new-one" not in (folder / "team02.md").read_text()
+    rows = {row.split(",")[0]: row for row in (folder / "teams.csv").read_text().splitlines()[1:]}
+    assert "old-one" not in rows["team02"] and "new-one" not in rows["team02"] and "old-one" in rows["team01"]
+    assert "old-one" in (folder / "team01.md").read_text()
+
+
+def test_a_failed_preview_says_the_engines_error_and_keeps_the_file(
+    venue: Path, site: tuple[Compute, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    bin_dir = site[2]
+    plan = team.plan_remove(STACK, "team02", root=venue)
+    # With --json the engine's errors are diagnostics in the document, and stderr stays empty.
+    error = {"message": "error: Target(s) could not be found: urn:pulumi:...\n", "severity": "error"}
+    (bin_dir / "preview.json").write_text(json.dumps({"steps": [], "diagnostics": [error]}))
+    (bin_dir / "exits.json").write_text(json.dumps({"preview": 255}))
+    assert team_apply.apply(plan, ["--yes"], login=StaticToken()) == 1
+    err = capsys.readouterr().err
+    assert f"error: pulumi preview --stack {STACK}: error: Target(s) could not be found: urn:pulumi:..." in err
+    assert (venue / f"Pulumi.{STACK}.yaml").read_text() == small_venue()
+
+
+def test_a_failed_up_keeps_the_change_and_names_what_completes_it(
+    venue: Path, site: tuple[Compute, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    bin_dir = site[2]
+    plan = team.plan_add(STACK, None, root=venue)
+    previewing(bin_dir, as_planned(plan))
+    (bin_dir / "exits.json").write_text(json.dumps({"up": 255}))  # declined at the prompt, say
+    assert team_apply.apply(plan, [], login=StaticToken()) == 255
+    assert "musicstore:teamCount: 4" in (venue / f"Pulumi.{STACK}.yaml").read_text()
+    err = capsys.readouterr().err
+    assert f"pulumi up exited 255: Pulumi.{STACK}.yaml keeps the change; `musicstore up -s {STACK}` completes it" in err
 
 
 def test_a_handout_reads_the_stacks_outputs_itself_and_shows_no_password_unasked(
