@@ -120,12 +120,9 @@ def plan_rotate(stack: str, team: str, *, root: Path = stack_files.ROOT, now: da
 
 
 def _current(stack: str, root: Path) -> tuple[stack_files.StackFiles, str]:
-    path = root / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        raise stack_files.StackFileError(
-            f"no stack file {path.name}: stacks here are {', '.join(stack_files.stacks(root))}"
-        )
-    return config.offline_files(stack, root), path.read_text(encoding="utf-8")
+    """The stack as the one parser reads it (a missing file is its error), and the file's text to edit."""
+    files = config.offline_files(stack, root)
+    return files, (root / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8")
 
 
 def _counted(files: stack_files.StackFiles) -> bool:
