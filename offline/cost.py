@@ -32,6 +32,7 @@ class CostLine:
     monthly_hours: float = HOURS_PER_MONTH
     saving_monthly: dict[str, float] = field(default_factory=dict)  # reason -> USD a month
     bought_monthly: bool = False  # bought for a whole month: a session of any length costs the month
+    capped: bool = False  # priced at its ceiling, not its price: it bills at most this
 
     @property
     def hourly(self) -> float | None:
@@ -53,10 +54,13 @@ class Totals:
     session: float
     monthly: float
     unknown: int  # lines without a price: the totals are lower bounds
+    capped: int = 0  # lines priced at their ceiling: the totals are upper bounds
 
     def show(self) -> str:
-        at_least = "at least " if self.unknown else ""
-        return f"{at_least}${self.hourly:,.2f}/h, ${self.session:,.2f}/session, ${self.monthly:,.2f}/month"
+        figures = f"${self.hourly:,.2f}/h, ${self.session:,.2f}/session, ${self.monthly:,.2f}/month"
+        if self.unknown and self.capped:
+            return f"{figures} ({self.unknown} unpriced, {self.capped} at their ceiling)"
+        return ("at least " if self.unknown else "at most " if self.capped else "") + figures
 
 
 @dataclass
@@ -75,6 +79,7 @@ class CostReport:
             session=sum(line.session(self.session_hours) or 0.0 for line in known),
             monthly=sum(line.monthly or 0.0 for line in known),
             unknown=len(chosen) - len(known),
+            capped=sum(1 for line in known if line.capped),
         )
 
     def savings(self) -> dict[str, float]:
@@ -86,6 +91,9 @@ class CostReport:
 
     def unknown(self) -> list[CostLine]:
         return [line for line in self.lines if line.unit_hourly is None]
+
+    def capped(self) -> list[CostLine]:
+        return [line for line in self.lines if line.capped]
 
 
 def estimate(rec: Recording, cfg: StackConfig, table: PriceTable) -> CostReport:
@@ -166,6 +174,9 @@ def _vm(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTable, 
     on_demand = f"vm/{size}/{'windows' if windows else 'linux'}"
     meter = on_demand + ("/spot" if spot else "")
     price, full_price = table.get(meter), table.get(on_demand)
+    capped = spot and price is None
+    if capped:
+        price = _spot_ceiling(reg, full_price)
     shuts_down = any(
         s.plain("targetResourceId") == reg.state.get("id") and s.plain("status") == "Enabled"
         for s in rec.of_type("azure-native:devtestlab:GlobalSchedule")
@@ -174,10 +185,11 @@ def _vm(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTable, 
     savings = {}
     if price is not None and shuts_down:
         savings["auto-shutdown"] = price * (HOURS_PER_MONTH - hours)
-    if spot and price is not None and full_price is not None:
+    if spot and not capped and price is not None and full_price is not None:
         savings["Spot"] = (full_price - price) * hours
-    label = f"{'Windows' if windows else 'Linux'} VM {size}{' (Spot)' if spot else ''}"
-    yield CostLine(reg.name, team, label, meter, 1, price, hours, savings)
+    kind = f"{'Windows' if windows else 'Linux'} VM {size}"
+    label = f"{kind} (Spot{', at its ceiling: no Spot price in the table' if capped else ''})" if spot else kind
+    yield CostLine(reg.name, team, label, meter, 1, price, hours, savings, capped=capped and price is not None)
     disk_size = int(reg.plain("storageProfile.osDisk.diskSizeGB") or 128)
     tier = premium_tier(disk_size)
     yield CostLine(
@@ -188,6 +200,16 @@ def _vm(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTable, 
         1,
         table.get(f"disk/{tier}"),
     )
+
+
+def _spot_ceiling(reg: Registration, on_demand: float | None) -> float | None:
+    """The most a Spot VM bills an hour: its maxPrice, where -1 (also the default) means "up to
+    on-demand", and never more than the on-demand price (BillingProfile.maxPrice in the Compute
+    API reference: "-1 indicates default price to be up-to on-demand")."""
+    max_price = reg.plain("billingProfile.maxPrice")
+    if max_price is None or float(max_price) < 0:
+        return on_demand
+    return float(max_price) if on_demand is None else min(float(max_price), on_demand)
 
 
 def _load_balancer_rules(rec: Recording, table: PriceTable) -> list[CostLine]:

@@ -72,6 +72,12 @@ BUILT_IN: dict[str, float] = {
     "load-balancer-rule": 0.01,  # each rule past five
     "disk/P10": 19.71 / HOURS_PER_MONTH,
     "disk/E10": 9.60 / HOURS_PER_MONTH,
+    # Not in azure-facts.md: the agents' 256 GiB OS disk (P15) and the SQL volumes' 8 GiB (E2).
+    # Third-party copies of the Retail Prices API's East US rows (the whole-disk "<tier> LRS
+    # Disk" meter, unit 1/Month) give P15 $38.012142 (one of them queried 2026-09-20) and E2
+    # $0.60; the same copies give P10 $19.71 and E10 $9.60, the figures above.
+    "disk/P15": 38.012142 / HOURS_PER_MONTH,
+    "disk/E2": 0.60 / HOURS_PER_MONTH,
     # Not in azure-facts.md: a third-party price page (c3x.dev, azurerm_nat_gateway, 2026) gives
     # the gateway hour as "roughly $0.045"; data processed ($0.045/GB there) is not estimated.
     "nat-gateway": 0.045,

@@ -184,6 +184,12 @@ def _cost_section(plan: Plan) -> list[str]:
     unknown = sorted({line.meter for line in report.unknown()})
     if unknown:
         out.append(f"  unknown prices (not in the table; totals are lower bounds): {', '.join(unknown)}")
+    capped = sorted({line.meter for line in report.capped()})
+    if capped:
+        out.append(
+            "  at their ceiling (no Spot price in the table; a Spot VM bills at most its maxPrice, -1 being "
+            f"the on-demand price; totals are upper bounds): {', '.join(capped)}"
+        )
     return out
 
 
@@ -207,6 +213,7 @@ def _cost_document(plan: Plan) -> dict[str, Any] | None:
             "session": round(t.session, 2),
             "monthly": round(t.monthly, 2),
             "unknownItems": t.unknown,
+            "cappedItems": t.capped,
         }
 
     return {
@@ -224,6 +231,7 @@ def _cost_document(plan: Plan) -> dict[str, Any] | None:
                 "monthly": None if line.monthly is None else round(line.monthly, 2),
                 "session": None if line.hourly is None else round(line.session(report.session_hours) or 0.0, 2),
                 "savingMonthly": {k: round(v, 2) for k, v in line.saving_monthly.items()},
+                "atCeiling": line.capped,
             }
             for line in report.lines
         ],

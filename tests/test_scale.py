@@ -15,7 +15,7 @@ import pytest
 
 from components.naming import ACR_NAME, COMPUTER_NAME
 from infra.stack_config import ConfigError
-from offline import prices, recording
+from offline import cost, prices, recording
 from offline.plan import Plan, make_plan
 from offline.prices import HOURS_PER_MONTH
 from offline.render import render
@@ -132,7 +132,8 @@ def test_the_cost_of_a_small_stack_is_the_hand_computed_figure() -> None:
 def test_the_dev_plan_prints_the_cost_table(stack_plans: dict[str, Plan]) -> None:
     text = render(stack_plans["dev"])
     assert "Cost estimate (USD, list prices of the table of 2026-07-01" in text
-    assert "    team1: at least $" in text and "    stack: at least $" in text
+    # Every line of dev has a price (its agents are regular VMs): the totals are no bounds.
+    assert "    team1: $" in text and "    stack: $" in text and "unknown prices" not in text
     assert "saved by auto-shutdown: $" in text
 
 
@@ -144,6 +145,36 @@ def test_a_vm_size_missing_from_the_table_is_unknown_not_zero() -> None:
     assert vm.hourly is None and vm.monthly is None
     assert report.totals("team1").unknown >= 1 and report.totals("team1").show().startswith("at least ")
     assert "vm/Standard_D8s_v3/windows" in render(plan)
+
+
+def test_a_spot_agent_without_a_spot_price_is_priced_at_its_ceiling() -> None:
+    """maxPrice -1 bills at most the on-demand price; the line and the totals say it is a ceiling."""
+    plan = make_plan("dev", overrides={"agentSpot": "true"})
+    report = plan.cost
+    assert report is not None
+    [vm] = [line for line in report.lines if line.meter == "vm/Standard_D4s_v5/windows/spot"]
+    assert vm.capped and vm.unit_hourly == prices.BUILT_IN["vm/Standard_D4s_v5/windows"]
+    assert "Spot" not in report.savings() and "at its ceiling" in vm.item
+    totals = report.totals("team1")
+    assert totals.unknown == 0 and totals.capped == 1 and totals.show().startswith("at most ")
+    text = render(plan)
+    assert "at their ceiling (no Spot price in the table" in text and "vm/Standard_D4s_v5/windows/spot" in text
+
+
+def test_a_spot_ceiling_is_the_lower_of_max_price_and_on_demand_and_unknown_without_either() -> None:
+    def ceiling(max_price: float | None, on_demand: float | None) -> float | None:
+        billing = {} if max_price is None else {"billingProfile": {"maxPrice": max_price}}
+        reg = recording.Registration("urn", "azure-native:compute:VirtualMachine", "vm", "", True, "", [], billing)
+        return cost._spot_ceiling(reg, on_demand)
+
+    assert ceiling(None, 0.188) == 0.188  # Azure's default maxPrice is -1
+    assert ceiling(-1, 0.188) == 0.188
+    assert ceiling(0.05, 0.188) == 0.05
+    assert ceiling(0.5, 0.188) == 0.188
+    assert ceiling(0.05, None) == 0.05
+    assert ceiling(-1, None) is None
+    both = cost.Totals(1.0, 8.0, 730.0, unknown=2, capped=3).show()
+    assert both == "$1.00/h, $8.00/session, $730.00/month (2 unpriced, 3 at their ceiling)"
 
 
 def test_auto_shutdown_and_spot_savings() -> None:
@@ -488,7 +519,13 @@ def test_the_readmes_venue_figures_are_the_plans(venue: Plan) -> None:
     readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
     totals = venue.cost.totals() if venue.cost else None
     assert totals is not None
-    assert f"at least ${totals.hourly:,.2f}/h, ${totals.session:,.2f} a session of 8 hours" in readme
+    assert totals.unknown == 0 and totals.capped == 30
+    assert f"at most ${totals.hourly:,.2f}/h, ${totals.session:,.2f} a session of 8 hours" in readme
     assert f"${totals.monthly:,.2f} a month, East US prices of {prices.TABLE_DATE}" in readme
-    unknown = sorted({line.meter for line in venue.cost.unknown()}) if venue.cost else []
-    assert unknown == ["disk/E2", "disk/P15", "vm/Standard_D2s_v5/windows/spot"]
+    team = venue.cost.totals("team07") if venue.cost else None
+    assert team is not None and f"at most ${team.hourly:,.2f}/h, ${team.session:,.2f} a session" in readme
+    assert f"${team.monthly:,.2f} a month, the shared part" in readme
+    shared = venue.cost.totals("shared") if venue.cost else None
+    assert shared is not None and f"${shared.hourly:,.2f}/h and ${shared.session:,.2f} a session;" in readme
+    capped = sorted({line.meter for line in venue.cost.capped()}) if venue.cost else []
+    assert capped == ["vm/Standard_D2s_v5/windows/spot"]
