@@ -54,13 +54,17 @@ class Totals:
     session: float
     monthly: float
     unknown: int  # lines without a price: the totals are lower bounds
-    capped: int = 0  # lines priced at their ceiling: the totals are upper bounds
+    capped: int = 0  # lines priced at their ceiling (Spot VMs without a Spot price)
 
     def show(self) -> str:
+        """The figures, "at least" when some line has no price. Lines at their ceiling are
+        named, not turned into a bound: the pools are priced at their node count, not at the
+        autoscaler's maximum, and use-based charges are not estimated."""
         figures = f"${self.hourly:,.2f}/h, ${self.session:,.2f}/session, ${self.monthly:,.2f}/month"
-        if self.unknown and self.capped:
-            return f"{figures} ({self.unknown} unpriced, {self.capped} at their ceiling)"
-        return ("at least " if self.unknown else "at most " if self.capped else "") + figures
+        if self.capped:
+            unpriced = f"{self.unknown} unpriced, " if self.unknown else ""
+            figures += f" ({unpriced}{self.capped} Spot VM(s) at their ceiling)"
+        return ("at least " if self.unknown and not self.capped else "") + figures
 
 
 @dataclass
@@ -188,8 +192,9 @@ def _vm(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTable, 
     if spot and not capped and price is not None and full_price is not None:
         savings["Spot"] = (full_price - price) * hours
     kind = f"{'Windows' if windows else 'Linux'} VM {size}"
+    capped = capped and price is not None
     label = f"{kind} (Spot{', at its ceiling: no Spot price in the table' if capped else ''})" if spot else kind
-    yield CostLine(reg.name, team, label, meter, 1, price, hours, savings, capped=capped and price is not None)
+    yield CostLine(reg.name, team, label, meter, 1, price, hours, savings, capped=capped)
     disk_size = int(reg.plain("storageProfile.osDisk.diskSizeGB") or 128)
     tier = premium_tier(disk_size)
     yield CostLine(

@@ -21,7 +21,10 @@ import requests
 from infra import messages
 
 TABLE_DATE = "2026-07-01"
-TABLE_SOURCE = "azure-facts.md (Azure retail prices, East US, mid-2026)"
+TABLE_SOURCE = (
+    "azure-facts.md (Azure retail prices, East US, mid-2026); the NAT gateway, the P15 and E2 disks "
+    "and the Dsv5 sizes as offline/prices.py notes"
+)
 TABLE_REGION = "eastus"  # the built-in table's prices are East US's; other regions differ
 HOURS_PER_MONTH = 730
 RETAIL_API = "https://prices.azure.com/api/retail/prices"
@@ -74,8 +77,11 @@ BUILT_IN: dict[str, float] = {
     "disk/E10": 9.60 / HOURS_PER_MONTH,
     # Not in azure-facts.md: the agents' 256 GiB OS disk (P15) and the SQL volumes' 8 GiB (E2).
     # Third-party copies of the Retail Prices API's East US rows (the whole-disk "<tier> LRS
-    # Disk" meter, unit 1/Month) give P15 $38.012142 (one of them queried 2026-09-20) and E2
-    # $0.60; the same copies give P10 $19.71 and E10 $9.60, the figures above.
+    # Disk" meter, unit 1/Month) give P15 $38.012142 (one of them from a query of 2026-09-20)
+    # and E2 $0.60, with P10 $19.71 and E10 $9.60, the figures above. Microsoft's ga4gh-tes
+    # (src/TesApi.Tests/PriceApiBatchSkuInformationProviderTests.cs) has the Standard SSD rows
+    # per hour: E2 $0.000821372 and E10 $0.0131420, $0.60 and $9.60 a month of 730.485 hours.
+    # Standard SSD also bills transactions, which are not estimated.
     "disk/P15": 38.012142 / HOURS_PER_MONTH,
     "disk/E2": 0.60 / HOURS_PER_MONTH,
     # Not in azure-facts.md: a third-party price page (c3x.dev, azurerm_nat_gateway, 2026) gives

@@ -180,7 +180,8 @@ def _cost_section(plan: Plan) -> list[str]:
         out.append(f"    {team}: {report.totals(team).show()}")
     out.append(f"    stack: {report.totals().show()}")
     for reason, amount in sorted(report.savings().items()):
-        out.append(f"  saved by {reason}: ${amount:,.2f}/month")
+        at_ceiling = any(line.capped and reason in line.saving_monthly for line in report.lines)
+        out.append(f"  saved by {reason}: {'at most ' if at_ceiling else ''}${amount:,.2f}/month")
     unknown = sorted({line.meter for line in report.unknown()})
     if unknown:
         out.append(f"  unknown prices (not in the table; totals are lower bounds): {', '.join(unknown)}")
@@ -188,7 +189,7 @@ def _cost_section(plan: Plan) -> list[str]:
     if capped:
         out.append(
             "  at their ceiling (no Spot price in the table; a Spot VM bills at most its maxPrice, -1 being "
-            f"the on-demand price; totals are upper bounds): {', '.join(capped)}"
+            f"the on-demand price): {', '.join(capped)}"
         )
     return out
 

@@ -18,6 +18,7 @@ from infra.stack_config import ConfigError
 from offline import cost, prices, recording
 from offline.plan import Plan, make_plan
 from offline.prices import HOURS_PER_MONTH
+from offline.render import document as render_document
 from offline.render import render
 from ops import handout, teardown
 from tests.support.builders import parse_dev
@@ -156,9 +157,23 @@ def test_a_spot_agent_without_a_spot_price_is_priced_at_its_ceiling() -> None:
     assert vm.capped and vm.unit_hourly == prices.BUILT_IN["vm/Standard_D4s_v5/windows"]
     assert "Spot" not in report.savings() and "at its ceiling" in vm.item
     totals = report.totals("team1")
-    assert totals.unknown == 0 and totals.capped == 1 and totals.show().startswith("at most ")
+    assert totals.unknown == 0 and totals.capped == 1
+    assert totals.show().endswith("/month (1 Spot VM(s) at their ceiling)") and "at least" not in totals.show()
     text = render(plan)
     assert "at their ceiling (no Spot price in the table" in text and "vm/Standard_D4s_v5/windows/spot" in text
+    assert "saved by auto-shutdown: at most $" in text
+    document = render_document(plan)["cost"]
+    [line] = [x for x in document["lines"] if x["meter"] == "vm/Standard_D4s_v5/windows/spot"]
+    assert line["atCeiling"] is True and document["teams"]["team1"]["cappedItems"] == 1
+    assert document["teams"]["team1"]["unknownItems"] == 0
+
+
+def test_a_spot_vm_without_any_price_is_unknown_not_at_a_ceiling() -> None:
+    plan = make_plan("dev", overrides={"agentSpot": "true", "agentVmSize": "Standard_D8s_v5"})
+    assert plan.cost is not None
+    [vm] = [line for line in plan.cost.lines if line.meter == "vm/Standard_D8s_v5/windows/spot"]
+    assert vm.unit_hourly is None and not vm.capped and vm.item == "Windows VM Standard_D8s_v5 (Spot)"
+    assert plan.cost.totals("team1").show().startswith("at least ")
 
 
 def test_a_spot_ceiling_is_the_lower_of_max_price_and_on_demand_and_unknown_without_either() -> None:
@@ -174,7 +189,7 @@ def test_a_spot_ceiling_is_the_lower_of_max_price_and_on_demand_and_unknown_with
     assert ceiling(0.05, None) == 0.05
     assert ceiling(-1, None) is None
     both = cost.Totals(1.0, 8.0, 730.0, unknown=2, capped=3).show()
-    assert both == "$1.00/h, $8.00/session, $730.00/month (2 unpriced, 3 at their ceiling)"
+    assert both == "$1.00/h, $8.00/session, $730.00/month (2 unpriced, 3 Spot VM(s) at their ceiling)"
 
 
 def test_auto_shutdown_and_spot_savings() -> None:
@@ -520,10 +535,11 @@ def test_the_readmes_venue_figures_are_the_plans(venue: Plan) -> None:
     totals = venue.cost.totals() if venue.cost else None
     assert totals is not None
     assert totals.unknown == 0 and totals.capped == 30
-    assert f"at most ${totals.hourly:,.2f}/h, ${totals.session:,.2f} a session of 8 hours" in readme
+    assert f"${totals.hourly:,.2f}/h, ${totals.session:,.2f} a session of 8 hours" in readme
+    assert totals.show().endswith("(30 Spot VM(s) at their ceiling)")
     assert f"${totals.monthly:,.2f} a month, East US prices of {prices.TABLE_DATE}" in readme
     team = venue.cost.totals("team07") if venue.cost else None
-    assert team is not None and f"at most ${team.hourly:,.2f}/h, ${team.session:,.2f} a session" in readme
+    assert team is not None and f"one team ${team.hourly:,.2f}/h, ${team.session:,.2f} a session" in readme
     assert f"${team.monthly:,.2f} a month, the shared part" in readme
     shared = venue.cost.totals("shared") if venue.cost else None
     assert shared is not None and f"${shared.hourly:,.2f}/h and ${shared.session:,.2f} a session;" in readme
