@@ -80,6 +80,7 @@ KNOWN_KEYS = frozenset(
         "sessionHours",
         "agentDailyHours",
         "quotaRegionalVcpus",
+        "quotaSpotVcpus",
         "quotaFamilyVcpus",
         "quotaPublicIps",
         "quotaRegistries",
@@ -214,6 +215,7 @@ def parse(
         agents=agents,
         quotas=Quotas(
             regional_vcpus=read.integer("quotaRegionalVcpus", 1, 100_000),
+            spot_vcpus=read.integer("quotaSpotVcpus", 1, 100_000),
             family_vcpus=read.integer("quotaFamilyVcpus", 1, 100_000),
             public_ips=read.integer("quotaPublicIps", 1, 100_000),
             registries=read.integer("quotaRegistries", 1, 100_000),

@@ -105,6 +105,7 @@ class Quotas:
     """The subscription's limits in the stack's region that a rollout must fit in."""
 
     regional_vcpus: int
+    spot_vcpus: int  # Spot VMs draw on a pool of their own ("Total Regional Low-priority vCPUs")
     family_vcpus: int  # per VM family
     public_ips: int
     registries: int

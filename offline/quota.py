@@ -75,7 +75,7 @@ def demands(rec: Recording, cfg: StackConfig) -> tuple[list[Demand], list[Findin
     found.append(Demand("vCPUs in the region", sum(by_family.values()), q.regional_vcpus, "quotaRegionalVcpus", ()))
     if spot:
         found.append(
-            Demand("Spot vCPUs in the region", spot, q.regional_vcpus, "quotaRegionalVcpus", tuple(sorted(spot_parts)))
+            Demand("Spot vCPUs in the region", spot, q.spot_vcpus, "quotaSpotVcpus", tuple(sorted(spot_parts)))
         )
     addresses = (
         len(rec.of_type("azure-native:network:PublicIPAddress"))

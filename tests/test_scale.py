@@ -217,6 +217,16 @@ def test_demand_over_the_vcpu_quota_warns_with_the_numbers() -> None:
     assert "EXCEEDED vCPUs standardDSv5Family: needs 16, limit 10" in render(plan)
 
 
+def test_spot_vcpus_are_held_against_their_own_quota_not_the_regional_one() -> None:
+    plan = make_plan("dev", overrides={"agentSpot": "true", "quotaSpotVcpus": "2", "quotaRegionalVcpus": "12"})
+    rows = {row.key: row for row in plan.quotas}
+    # The Spot agent's 4 vCPUs are its pool's alone: the regional row counts the AKS nodes only.
+    assert rows["quotaSpotVcpus"].needed == 4 and rows["quotaSpotVcpus"].exceeded
+    assert rows["quotaRegionalVcpus"].needed == 12 and not rows["quotaRegionalVcpus"].exceeded
+    [warning] = [f for f in plan.findings if f.rule == "quota-exceeded"]
+    assert "Spot vCPUs in the region: the stack needs 4, the limit is 2 (quotaSpotVcpus)" in warning.message
+
+
 def test_real_stacks_fit_their_quotas(stack_plans: dict[str, Plan]) -> None:
     for plan in stack_plans.values():
         assert not [f for f in plan.findings if f.rule == "quota-exceeded"]
