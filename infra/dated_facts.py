@@ -148,6 +148,16 @@ def restriction(size: str) -> VmFamilyRestriction | None:
     return RESTRICTED_VM_FAMILIES.get(family) if family else None
 
 
+# Regions whose access is restricted to specific customer scenarios (in-country disaster
+# recovery): a subscription deploys there only after Azure's region access request.
+RESTRICTED_REGIONS_SOURCE = "MicrosoftDocs/reliability-docs articles/reliability/regions-list.md (ms.date 2025-09-23)"
+RESTRICTED_REGIONS: frozenset[str] = frozenset(
+    {
+        "australiacentral2", "brazilsoutheast", "francesouth", "germanynorth", "norwaywest", "southafricawest",
+        "switzerlandwest", "uaecentral",
+    }
+)  # fmt: skip
+
 # The public Azure regions by the name ARM takes (`az account list-locations`), as published on
 # 2026-05-24 (gist ausfestivus/04e55c7d80229069bf3bc75870630ec8, "az account list-locations -o
 # table") and by northflank.com/cloud/azure/regions; logical and EUAP regions left out. Whether

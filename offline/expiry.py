@@ -23,7 +23,26 @@ def event_date(cfg: StackConfig, today: date) -> date:
 
 def judge(cfg: StackConfig, today: date) -> list[Finding]:
     on = event_date(cfg, today)
-    return [*_kubernetes(cfg, on), *_vm_sizes(cfg), *_windows(cfg), *_base_images(cfg), *_freshness(on)]
+    return [
+        *_kubernetes(cfg, on),
+        *_region(cfg),
+        *_vm_sizes(cfg),
+        *_windows(cfg),
+        *_base_images(cfg),
+        *_freshness(on),
+    ]
+
+
+def _region(cfg: StackConfig) -> Iterator[Finding]:
+    if cfg.location in facts.RESTRICTED_REGIONS:
+        yield Finding(
+            "warning",
+            "region-restricted",
+            "stack",
+            f"location: {cfg.location} is an access-restricted region (in-country disaster recovery): a"
+            " subscription deploys there only after Azure's region access request"
+            f" ({facts.RESTRICTED_REGIONS_SOURCE})",
+        )
 
 
 def _kubernetes(cfg: StackConfig, on: date) -> Iterator[Finding]:

@@ -19,7 +19,7 @@ from typing import Any
 from infra import config, stack_files
 from infra.dated_facts import READ_ON
 from infra.stack_config import ConfigError, StackConfig
-from offline import cost, expiry, graph, prices, quota, recording
+from offline import cost, expiry, graph, neighbours, prices, quota, recording
 from offline.findings import Finding, check_graph, check_policies
 from offline.prices import TABLE_DATE, TABLE_REGION
 
@@ -155,6 +155,7 @@ def make_plan(
             + check_policies(rec)
             + quota.check(rec, cfg)
             + expiry.judge(cfg, today or READ_ON)
+            + neighbours.check(stack, cfg, root)
             + session,
             key=lambda f: (f.severity, f.rule, f.resource, f.message),
         ),

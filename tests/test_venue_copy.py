@@ -78,6 +78,11 @@ def test_each_bad_value_of_a_copied_venue_is_one_line_before_anything_is_registe
 def test_the_copy_with_its_own_prefix_and_range_plans_clean(tmp_path: Path) -> None:
     plan = make_plan("venue-ber", root=copied(tmp_path, ber()))
     assert plan.errors == [] and len(plan.config.teams) == 30
+    # Only the organization is Amsterdam's still: its projects team01 ... are said to be taken.
+    [taken] = [f for f in plan.findings if f.rule.endswith("-of-another-stack")]
+    assert taken.rule == "projects-of-another-stack" and taken.severity == "warning"
+    assert taken.message.startswith("azdoOrganizationUrl: venue-ams makes the projects team01, team02, team03")
+    assert "and 27 more in https://dev.azure.com/gdbc-amsterdam" in taken.message
     assert len(plan.recording.resources) > 1000  # the program ran: every team's resources
     assert plan.config.environment == "ber" and plan.config.vnet_cidr == "10.41.0.0/16"
 
@@ -121,3 +126,35 @@ def test_an_expiry_outside_rfc_3339_is_refused(tmp_path: Path, stamp: str) -> No
 def test_a_lowercase_rfc_3339_expiry_is_read(tmp_path: Path) -> None:
     plan = make_plan("venue-ber", root=copied(tmp_path, expires('"2027-03-20t19:00:00+01:00"')))
     assert plan.config.expires_at == datetime(2027, 3, 20, 18, tzinfo=UTC)
+
+
+def test_a_copy_left_as_it_was_would_take_the_first_venues_names_and_says_so(tmp_path: Path) -> None:
+    plan = make_plan("venue-ber", root=copied(tmp_path, VENUE))
+    found = {f.rule: f for f in plan.findings if f.rule.endswith("-of-another-stack")}
+    assert set(found) == {"names-of-another-stack", "projects-of-another-stack", "address-range-of-another-stack"}
+    [error] = plan.errors
+    assert error.rule == "names-of-another-stack" and error.message.startswith("environment: 'ams'")
+    assert "venue-ams's too (Pulumi.venue-ams.yaml)" in error.message and "rg-gdbc26-ams" in error.message
+    assert found["address-range-of-another-stack"].message.startswith("vnetCidr: 10.40.0.0/16 overlaps venue-ams's")
+
+
+def test_a_copy_with_its_own_organization_and_range_shares_nothing(tmp_path: Path) -> None:
+    text = ber().replace("gdbc-amsterdam", "gdbc-berlin")
+    plan = make_plan("venue-ber", root=copied(tmp_path, text))
+    assert not [f for f in plan.findings if f.rule.endswith("-of-another-stack")]
+
+
+def test_an_unreadable_neighbour_is_left_to_its_own_plan(tmp_path: Path) -> None:
+    root = copied(tmp_path, VENUE)  # the very names of venue-ams, which no longer reads
+    (root / "Pulumi.venue-ams.yaml").write_text(VENUE + "  musicstore:kubernetesVersion: 1.30\n")
+    plan = make_plan("venue-ber", root=root)
+    assert plan.errors == [] and not [f for f in plan.findings if f.rule.endswith("-of-another-stack")]
+
+
+def test_an_access_restricted_region_is_a_warning_naming_the_request_it_needs(tmp_path: Path) -> None:
+    text = ber().replace("gdbc-amsterdam", "gdbc-berlin") + "  musicstore:location: germanynorth\n"
+    plan = make_plan("venue-ber", root=copied(tmp_path, text))
+    [restricted] = [f for f in plan.findings if f.rule == "region-restricted"]
+    assert restricted.severity == "warning" and restricted.message.startswith("location: germanynorth is an")
+    assert "region access request" in restricted.message and "2025-09-23" in restricted.message
+    assert not [f for f in make_plan("venue-ams").findings if f.rule == "region-restricted"]
