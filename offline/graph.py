@@ -40,6 +40,8 @@ TYPICAL_MINUTES: dict[str, float] = {
 LOAD_BALANCER_SERVICE_MINUTES = 1.5
 # A Windows Deployment's first rollout waits for a servercore image of several GB.
 WINDOWS_DEPLOYMENT_MINUTES = 8.0
+# A Kubernetes object annotated pulumi.com/skipAwait: the provider creates it and goes on.
+NOT_AWAITED_MINUTES = 0.1
 
 
 def typical_minutes(reg: Registration) -> float:
@@ -48,6 +50,8 @@ def typical_minutes(reg: Registration) -> float:
         return 0.0
     if reg.type == "kubernetes:core/v1:Service" and reg.plain("spec.type") == "LoadBalancer":
         return LOAD_BALANCER_SERVICE_MINUTES
+    if (reg.plain("metadata.annotations") or {}).get("pulumi.com/skipAwait") == "true":
+        return NOT_AWAITED_MINUTES  # created, not waited for: `pulumi up` goes on at once
     if reg.type == "kubernetes:apps/v1:Deployment":
         selector = reg.plain("spec.template.spec.nodeSelector") or {}
         if selector.get("kubernetes.io/os") == "windows":

@@ -91,8 +91,18 @@ def test_critical_path_is_printed_with_chain_and_total(stack_plans: dict[str, Pl
     text = render.render(dev)
     names = [dev.recording.resources[u].name for u, _ in dev.critical.chain]
     assert f"Expected provisioning time: {dev.critical.total_minutes:g} min" in text
-    assert names[0] == "rg" and "aks" in names and "aks-win22" in names and names[-1] == "team1-app"
+    # dev's app is not awaited (appAwaitRollout false): its database's rollout ends the chain.
+    assert names[0] == "rg" and "aks" in names and "aks-win22" in names and names[-1] == "team1-app-sql"
     assert dev.critical.total_minutes == pytest.approx(sum(m for _, m in dev.critical.chain))
+
+
+def test_a_rollout_pulumi_up_does_not_wait_for_takes_no_rollout_time(stack_plans: dict[str, Plan]) -> None:
+    def app_minutes(planned: Plan) -> float:
+        [app] = [r for r in planned.recording.of_type("kubernetes:apps/v1:Deployment") if r.name == "team1-app"]
+        return graph.typical_minutes(app)
+
+    assert app_minutes(stack_plans["dev"]) == graph.NOT_AWAITED_MINUTES  # appAwaitRollout false: skipAwait
+    assert app_minutes(plan.make_plan("dev", overrides={"appAwaitRollout": "true"})) == graph.WINDOWS_DEPLOYMENT_MINUTES
 
 
 def test_critical_path_follows_the_longest_chain() -> None:
