@@ -130,6 +130,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml_scalars.read(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StackFileError(f"{path.name} not found in {path.parent}") from None
+    except UnicodeDecodeError:
+        raise StackFileError(f"{path.name}: not UTF-8 text") from None
+    except OSError as err:
+        raise StackFileError(f"{path.name}: cannot be read ({err.strerror})") from None
     except yaml_scalars.UnreadableValueError as err:
         raise StackFileError(f"{path.name}: {err}") from None
     except yaml.YAMLError as err:

@@ -57,9 +57,9 @@ class Totals:
     capped: int = 0  # lines priced at their ceiling (Spot VMs without a Spot price)
 
     def show(self) -> str:
-        """The figures, "at least" when some line has no price. Lines at their ceiling are
-        named, not turned into a bound: the pools are priced at their node count, not at the
-        autoscaler's maximum, and use-based charges are not estimated."""
+        """The figures: "at least" when some line has no price and none is at its ceiling. Lines
+        at their ceiling are counted, not turned into a bound: the pools are priced at their node
+        count, not at the autoscaler's maximum, and use-based charges are not estimated."""
         figures = f"${self.hourly:,.2f}/h, ${self.session:,.2f}/session, ${self.monthly:,.2f}/month"
         if self.capped:
             unpriced = f"{self.unknown} unpriced, " if self.unknown else ""

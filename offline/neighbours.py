@@ -2,7 +2,7 @@
 for a new city but not given its own `environment` deploys into the first venue's resource group
 under the same names (the second `pulumi up` takes the first venue's resources over, and its
 `pulumi destroy` deletes them); one left in the same Azure DevOps organization makes the same
-projects, which that organization already has, so its `pulumi up` stops there. Overlapping
+projects and agent pools, which that organization already has, so its `pulumi up` stops there. Overlapping
 address ranges only keep the two networks from ever being peered."""
 
 from __future__ import annotations
@@ -40,22 +40,25 @@ def _between(cfg: StackConfig, other: str, theirs: StackConfig) -> list[Finding]
                 "stack",
                 f"environment: {cfg.environment!r} with namePrefix {cfg.name_prefix!r} is {other}'s too"
                 f" (Pulumi.{other}.yaml): both stacks would deploy into resource group {group} under the same"
-                f" names, and either one's destroy would delete the other's; give this stack its own environment",
+                f" names, and either one's destroy would delete the other's; give this stack its own environment"
+                f" (or delete Pulumi.{other}.yaml if that stack is gone)",
             )
         )
-    if cfg.devops and theirs.devops and _same_url(cfg.devops.organization_url, theirs.devops.organization_url):
-        mine = {cfg.devops.project_for(team) for team in cfg.teams}
-        shared = sorted(mine & {theirs.devops.project_for(team) for team in theirs.teams})
-        if shared:
-            listed = ", ".join(shared[:3]) + (f" and {len(shared) - 3} more" if len(shared) > 3 else "")
+    if _same_url(_organization(cfg), _organization(theirs)):
+        organization = _organization(cfg)
+        pools = _shared([cfg.agents.pool_for(t) for t in cfg.teams], [theirs.agents.pool_for(t) for t in theirs.teams])
+        projects = _shared(_made_projects(cfg), _made_projects(theirs))
+        if projects or pools:
+            names = f"the projects {projects}" if projects else f"the agent pools {pools}"
+            key = "azdoOrganizationUrl" if projects else "agentPoolName"
             found.append(
                 Finding(
                     "warning",
-                    "projects-of-another-stack",
+                    "azure-devops-names-of-another-stack",
                     "stack",
-                    f"azdoOrganizationUrl: {other} makes the projects {listed} in {cfg.devops.organization_url}"
-                    " too: this stack's pulumi up would stop at them; give this venue its own organization"
-                    " (or teamPrefix)",
+                    f"{key}: {other} uses {names} in {organization} too: while {other} exists this stack's"
+                    " pulumi up would stop at them (or its agents join that venue's pools); give this venue"
+                    " its own organization (or teamPrefix)",
                 )
             )
     mine_net, their_net = ipaddress.ip_network(cfg.vnet_cidr), ipaddress.ip_network(theirs.vnet_cidr)
@@ -72,5 +75,23 @@ def _between(cfg: StackConfig, other: str, theirs: StackConfig) -> list[Finding]
     return found
 
 
+def _organization(cfg: StackConfig) -> str:
+    """The Azure DevOps organization the stack's projects or agents live in ("" for none)."""
+    return cfg.devops.organization_url if cfg.devops else cfg.agents.organization_url if cfg.agents.count else ""
+
+
+def _made_projects(cfg: StackConfig) -> list[str]:
+    """The projects the stack creates; an existing project (azdoProject without {team}) it only uses."""
+    if not cfg.devops or cfg.devops.existing_project:
+        return []
+    return [cfg.devops.project_for(team) for team in cfg.teams]
+
+
+def _shared(mine: list[str], theirs: list[str]) -> str:
+    """The names both lists hold, the first three and how many more; "" for none."""
+    both = sorted(set(mine) & set(theirs))
+    return ", ".join(both[:3]) + (f" and {len(both) - 3} more" if len(both) > 3 else "")
+
+
 def _same_url(a: str, b: str) -> bool:
-    return a.rstrip("/").lower() == b.rstrip("/").lower()
+    return bool(a) and a.rstrip("/").lower() == b.rstrip("/").lower()

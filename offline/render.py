@@ -184,7 +184,7 @@ def _cost_section(plan: Plan) -> list[str]:
         out.append(f"  saved by {reason}: {'at most ' if at_ceiling else ''}${amount:,.2f}/month")
     unknown = sorted({line.meter for line in report.unknown()})
     if unknown:
-        out.append(f"  unknown prices (not in the table; totals are lower bounds): {', '.join(unknown)}")
+        out.append(f"  unknown prices (not in the table; the totals leave them out): {', '.join(unknown)}")
     capped = sorted({line.meter for line in report.capped()})
     if capped:
         out.append(

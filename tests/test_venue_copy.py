@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from infra import stack_files
+from infra import config, stack_files
 from infra.dated_facts import READ_ON
 from infra.stack_config import ConfigError
+from offline import expiry, neighbours
+from offline.findings import Finding
 from offline.plan import make_plan
 from tests.support import project_copy
 
@@ -80,8 +82,8 @@ def test_the_copy_with_its_own_prefix_and_range_plans_clean(tmp_path: Path) -> N
     assert plan.errors == [] and len(plan.config.teams) == 30
     # Only the organization is Amsterdam's still: its projects team01 ... are said to be taken.
     [taken] = [f for f in plan.findings if f.rule.endswith("-of-another-stack")]
-    assert taken.rule == "projects-of-another-stack" and taken.severity == "warning"
-    assert taken.message.startswith("azdoOrganizationUrl: venue-ams makes the projects team01, team02, team03")
+    assert taken.rule == "azure-devops-names-of-another-stack" and taken.severity == "warning"
+    assert taken.message.startswith("azdoOrganizationUrl: venue-ams uses the projects team01, team02, team03")
     assert "and 27 more in https://dev.azure.com/gdbc-amsterdam" in taken.message
     assert len(plan.recording.resources) > 1000  # the program ran: every team's resources
     assert plan.config.environment == "ber" and plan.config.vnet_cidr == "10.41.0.0/16"
@@ -128,33 +130,58 @@ def test_a_lowercase_rfc_3339_expiry_is_read(tmp_path: Path) -> None:
     assert plan.config.expires_at == datetime(2027, 3, 20, 18, tzinfo=UTC)
 
 
+def neighbours_of(tmp_path: Path, text: str) -> dict[str, Finding]:
+    """What the copy venue-ber shares with the project's other stacks, by rule."""
+    root = copied(tmp_path, text)
+    return {f.rule: f for f in neighbours.check("venue-ber", config.load_stack("venue-ber", root), root)}
+
+
 def test_a_copy_left_as_it_was_would_take_the_first_venues_names_and_says_so(tmp_path: Path) -> None:
-    plan = make_plan("venue-ber", root=copied(tmp_path, VENUE))
-    found = {f.rule: f for f in plan.findings if f.rule.endswith("-of-another-stack")}
-    assert set(found) == {"names-of-another-stack", "projects-of-another-stack", "address-range-of-another-stack"}
-    [error] = plan.errors
-    assert error.rule == "names-of-another-stack" and error.message.startswith("environment: 'ams'")
+    found = neighbours_of(tmp_path, VENUE)
+    assert set(found) == {
+        "names-of-another-stack",
+        "azure-devops-names-of-another-stack",
+        "address-range-of-another-stack",
+    }
+    error = found["names-of-another-stack"]
+    assert error.severity == "error" and error.message.startswith("environment: 'ams'")
     assert "venue-ams's too (Pulumi.venue-ams.yaml)" in error.message and "rg-gdbc26-ams" in error.message
     assert found["address-range-of-another-stack"].message.startswith("vnetCidr: 10.40.0.0/16 overlaps venue-ams's")
+    assert found["azure-devops-names-of-another-stack"].severity == "warning"
+
+
+def test_the_same_organization_is_found_whatever_its_case_or_trailing_slash(tmp_path: Path) -> None:
+    text = ber().replace("https://dev.azure.com/gdbc-amsterdam", "https://dev.azure.com/GDBC-Amsterdam/")
+    [found] = neighbours_of(tmp_path, text).values()
+    assert found.message.startswith("azdoOrganizationUrl: venue-ams uses the projects team01")
+
+
+def test_agents_left_to_join_the_other_venues_pools_are_said_to(tmp_path: Path) -> None:
+    """With azdoManage false the copy makes no projects, but its agents register in pools of the
+    same names in the same organization."""
+    [found] = neighbours_of(tmp_path, ber() + "  musicstore:azdoManage: false\n").values()
+    assert found.message.startswith("agentPoolName: venue-ams uses the agent pools ")
+    assert "and 27 more in https://dev.azure.com/gdbc-amsterdam" in found.message
 
 
 def test_a_copy_with_its_own_organization_and_range_shares_nothing(tmp_path: Path) -> None:
-    text = ber().replace("gdbc-amsterdam", "gdbc-berlin")
-    plan = make_plan("venue-ber", root=copied(tmp_path, text))
-    assert not [f for f in plan.findings if f.rule.endswith("-of-another-stack")]
+    assert neighbours_of(tmp_path, ber().replace("gdbc-amsterdam", "gdbc-berlin")) == {}
 
 
-def test_an_unreadable_neighbour_is_left_to_its_own_plan(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "broken", [(VENUE + "  musicstore:kubernetesVersion: 1.30\n").encode(), b"config:\n  musicstore:teamPrefix: \xff\n"]
+)
+def test_an_unreadable_neighbour_is_left_to_its_own_plan(tmp_path: Path, broken: bytes) -> None:
     root = copied(tmp_path, VENUE)  # the very names of venue-ams, which no longer reads
-    (root / "Pulumi.venue-ams.yaml").write_text(VENUE + "  musicstore:kubernetesVersion: 1.30\n")
-    plan = make_plan("venue-ber", root=root)
-    assert plan.errors == [] and not [f for f in plan.findings if f.rule.endswith("-of-another-stack")]
+    (root / "Pulumi.venue-ams.yaml").write_bytes(broken)
+    assert neighbours.check("venue-ber", config.load_stack("venue-ber", root), root) == []
 
 
 def test_an_access_restricted_region_is_a_warning_naming_the_request_it_needs(tmp_path: Path) -> None:
-    text = ber().replace("gdbc-amsterdam", "gdbc-berlin") + "  musicstore:location: germanynorth\n"
-    plan = make_plan("venue-ber", root=copied(tmp_path, text))
-    [restricted] = [f for f in plan.findings if f.rule == "region-restricted"]
+    root = copied(tmp_path, ber() + "  musicstore:location: germanynorth\n")
+    [restricted] = [
+        f for f in expiry.judge(config.load_stack("venue-ber", root), READ_ON) if f.rule == "region-restricted"
+    ]
     assert restricted.severity == "warning" and restricted.message.startswith("location: germanynorth is an")
     assert "region access request" in restricted.message and "2025-09-23" in restricted.message
-    assert not [f for f in make_plan("venue-ams").findings if f.rule == "region-restricted"]
+    assert not [f for f in expiry.judge(config.load_stack("venue-ams"), READ_ON) if f.rule == "region-restricted"]
