@@ -28,7 +28,11 @@ def test_real_stacks_break_no_rule_and_only_the_admin_user_is_advised(stack: str
     toolkit = {"toolkit-not-imported"} if stack_plans[stack].config.devops else set()
     # The built-in prices are East US's; every committed stack runs in West Europe.
     assert stack_plans[stack].config.location == "westeurope"
-    assert {f.rule for f in findings} == {"registry-admin-user", "prices-of-another-region"} | toolkit
+    # What a venue shares with another stack file (its organization, an address range) is said in
+    # both plans and the PR comment; as warnings they are the organizer's call, not the program's
+    # (tests/test_venue_copy.py holds them), and any error stays an error above.
+    own = {f.rule for f in findings if not f.rule.endswith("-of-another-stack")}
+    assert own == {"registry-admin-user", "prices-of-another-region"} | toolkit
 
 
 def test_app_on_an_os_sku_no_pool_has_is_an_error(recorder: Recorder) -> None:
