@@ -178,9 +178,9 @@ def _vm(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTable, 
     on_demand = f"vm/{size}/{'windows' if windows else 'linux'}"
     meter = on_demand + ("/spot" if spot else "")
     price, full_price = table.get(meter), table.get(on_demand)
-    capped = spot and price is None
-    if capped:
-        price = _spot_ceiling(reg, full_price)
+    ceiling = _spot_ceiling(reg, full_price) if spot and price is None else None
+    capped = ceiling is not None
+    price = ceiling if capped else price
     shuts_down = any(
         s.plain("targetResourceId") == reg.state.get("id") and s.plain("status") == "Enabled"
         for s in rec.of_type("azure-native:devtestlab:GlobalSchedule")
@@ -192,7 +192,6 @@ def _vm(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTable, 
     if spot and not capped and price is not None and full_price is not None:
         savings["Spot"] = (full_price - price) * hours
     kind = f"{'Windows' if windows else 'Linux'} VM {size}"
-    capped = capped and price is not None
     label = f"{kind} (Spot{', at its ceiling: no Spot price in the table' if capped else ''})" if spot else kind
     yield CostLine(reg.name, team, label, meter, 1, price, hours, savings, capped=capped)
     disk_size = int(reg.plain("storageProfile.osDisk.diskSizeGB") or 128)

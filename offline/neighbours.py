@@ -2,8 +2,8 @@
 for a new city but not given its own `environment` deploys into the first venue's resource group
 under the same names (the second `pulumi up` takes the first venue's resources over, and its
 `pulumi destroy` deletes them); one left in the same Azure DevOps organization makes the same
-projects and agent pools, which that organization already has, so its `pulumi up` stops there. Overlapping
-address ranges only keep the two networks from ever being peered."""
+projects and agent pools, which that organization already has, so its `pulumi up` stops there.
+Overlapping address ranges only keep the two networks from ever being peered."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def _between(cfg: StackConfig, other: str, theirs: StackConfig) -> list[Finding]
                 f" (or delete Pulumi.{other}.yaml if that stack is gone)",
             )
         )
-    if _same_url(_organization(cfg), _organization(theirs)):
-        organization = _organization(cfg)
+    organization = _organization(cfg)
+    if _same_url(organization, _organization(theirs)):
         pools = _shared([cfg.agents.pool_for(t) for t in cfg.teams], [theirs.agents.pool_for(t) for t in theirs.teams])
         projects = _shared(_made_projects(cfg), _made_projects(theirs))
         if projects or pools:
