@@ -4,7 +4,9 @@
 
 1. Venues of 1, 10 and 30 teams (Pulumi.venue-ams.yaml with teamCount set), each planned in
    a fresh process: wall time, peak memory, time per resource, and the ratio to the Pulumi
-   SDK registering the same number of bare resources under the same mocks and monitor.
+   SDK registering the same number of bare resources under the same mocks and monitor; and
+   the same plan ended with the SDK's own wait_for_rpcs instead of offline/quiescence.py's
+   (sdk-wait s).
 2. `--venues` venues of 30 teams planned by `--processes` worker processes in parallel
    (what CI would do for every venue of an event): total wall time, time per venue and
    per resource, and the largest worker's peak memory.
@@ -29,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 CHILD = r"""
 import json, resource, sys, time
 import pulumi
-from offline import recording
+from offline import quiescence, recording
 from offline.plan import make_plan
 from infra.stack_config import PROJECT
 teams = sys.argv[1]
@@ -42,7 +44,11 @@ t = time.perf_counter()
 bare = lambda: [pulumi.CustomResource("bench:index:Bare", f"r{i}", {}) for i in range(n)]
 recording.record(bare, project=PROJECT, stack="bare")
 bare_s = time.perf_counter() - t
-print(json.dumps({"teams": int(teams), "resources": n, "plan_s": plan_s, "bare_s": bare_s,
+quiescence.offline_wait = quiescence.SDK_WAIT
+t = time.perf_counter()
+make_plan("venue-ams", overrides={"teamCount": teams})
+sdk_s = time.perf_counter() - t
+print(json.dumps({"teams": int(teams), "resources": n, "plan_s": plan_s, "bare_s": bare_s, "sdk_s": sdk_s,
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -56,8 +62,8 @@ def venue(index: int) -> tuple[float, int]:
 
 
 def sizes() -> None:
-    head = ("teams", "resources", "plan s", "ms/res", "bare s", "ratio", "peak MiB", "wall s")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(head, (5, 9, 7, 7, 7, 6, 9, 7), strict=True)))
+    head = ("teams", "resources", "plan s", "ms/res", "bare s", "ratio", "sdk-wait s", "peak MiB", "wall s")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(head, (5, 9, 7, 7, 7, 6, 10, 9, 7), strict=True)))
     for teams in (1, 10, 30):
         started = time.perf_counter()
         done = subprocess.run(
@@ -72,7 +78,8 @@ def sizes() -> None:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         print(
             f"{r['teams']:5} {r['resources']:9} {r['plan_s']:7.2f} {1000 * r['plan_s'] / r['resources']:7.1f} "
-            f"{r['bare_s']:7.2f} {r['plan_s'] / r['bare_s']:6.1f} {r['peak_rss_mib']:9.0f} {wall:7.1f}"
+            f"{r['bare_s']:7.2f} {r['plan_s'] / r['bare_s']:6.1f} {r['sdk_s']:10.2f} "
+            f"{r['peak_rss_mib']:9.0f} {wall:7.1f}"
         )
     print("plan s and bare s exclude imports; wall s is the whole process")
 

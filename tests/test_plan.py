@@ -10,11 +10,13 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pulumi
 import pytest
 
 from infra import stack_files
 from infra.dated_facts import READ_ON
-from offline import diagram, graph, plan, render
+from infra.stack_config import PROJECT
+from offline import diagram, graph, plan, quiescence, recording, render
 from offline.plan import Plan
 from ops import cli
 
@@ -263,3 +265,33 @@ def test_the_diagram_drops_only_arrows_a_longer_chain_implies(stack_plans: dict[
 
     for before, after in every:
         assert after in reachable(before, kept)
+
+
+@pytest.mark.parametrize("stack", ["prod", "venue-ams"])
+def test_the_offline_wait_registers_exactly_what_the_sdks_wait_does(
+    stack: str, stack_plans: dict[str, Plan], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """offline/quiescence.py replaces the SDK's end-of-run wait in offline runs only: with the
+    SDK's own wait put back, the same stack registers the same resources, field for field, and
+    exports the same outputs."""
+    assert quiescence.offline_wait is quiescence.wait_for_rpcs
+    monkeypatch.setattr(quiescence, "offline_wait", quiescence.SDK_WAIT)
+    with_sdk = plan.make_plan(stack)
+    ours = stack_plans[stack]
+    assert with_sdk.recording.resources.keys() == ours.recording.resources.keys()
+    assert with_sdk.recording.resources == ours.recording.resources
+    assert with_sdk.recording.stack_outputs == ours.recording.stack_outputs
+    assert with_sdk.findings == ours.findings
+
+
+@pytest.mark.parametrize("wait", ["sdk", "offline"])
+def test_the_offline_wait_raises_what_a_late_output_raised(wait: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An apply that fails after the program's code returned fails the run, with either wait."""
+
+    def program() -> None:
+        thing = pulumi.CustomResource("test:index:Thing", "thing", {"size": 1})
+        thing.urn.apply(lambda urn: int(urn.rsplit("::", 1)[1]))  # "thing" is not a number
+
+    monkeypatch.setattr(quiescence, "offline_wait", quiescence.SDK_WAIT if wait == "sdk" else quiescence.wait_for_rpcs)
+    with pytest.raises(ValueError, match="invalid literal for int"):
+        recording.record(program, project=PROJECT, stack="late")
