@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from infra.config import load_stack
 from infra.stack_config import PROJECT, StackConfig
 from offline import recording
 from offline.plan import Plan, make_plan
+from tests.support import budget
 from tests.support.engine import REPOSITORY, cli_bin
 from tests.support.local_registry import LocalRegistry, layer, push_image
 
@@ -26,7 +26,7 @@ Recorder = Callable[..., recording.Recording]
 # test. Elsewhere the draws are random and more, to find new ones; HYPOTHESIS_PROFILE chooses.
 settings.register_profile("ci", derandomize=True, database=None, max_examples=80, deadline=None, print_blob=True)
 settings.register_profile("explore", max_examples=400, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "explore"))
+settings.load_profile(budget.PROFILE)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from infra.dated_facts import READ_ON
 from offline import manifests, plan, recording, render
 from offline.plan import Plan
 from ops import cli
+from tests.support import budget
 
 ROOT = stack_files.ROOT
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
@@ -141,10 +142,17 @@ def changes(draw: st.DrawFn) -> list[tuple[str, str]]:
     return picked
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Each example that plans costs a whole dev plan (about a second): CI draws 20, the same 20 each
+# run; exploring draws 300. The examples below are kept whatever the budget: every class of
+# outcome (a config that plans, one refused by its key's rule, an unknown key) and each failure
+# this test ever found.
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=budget.examples(ci=20, explore=300))
 @given(drawn=changes())
 # Found by this test: a pool named by a newline split the error line in two.
 @example(drawn=[("windowsPools", '{"\\n": null}')])
+@example(drawn=[("teamCount", "3"), ("appReplicas", "3")])
+@example(drawn=[("agentCount", "-1")])
+@example(drawn=[("teamz", "[]")])
 def test_any_config_plans_or_fails_in_one_line_before_any_resource(
     drawn: list[tuple[str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
