@@ -27,10 +27,8 @@ from infra.config_sections import (
     Reader,
     boolean,
     network,
-    read_agents,
     read_app,
     read_database,
-    read_devops,
     read_expiry,
     read_promote_from,
     read_promotion,
@@ -38,6 +36,7 @@ from infra.config_sections import (
     read_windows_pools,
     read_windows_user,
 )
+from infra.devops_sections import read_agents, read_devops
 from infra.stack_config import PROJECT, ConfigError, MissingValueError, Quotas, Secret, StackConfig
 
 KNOWN_KEYS = frozenset(
