@@ -28,7 +28,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,43 +37,13 @@ from azure.core.credentials import TokenCredential
 from infra import config, messages, stack_files
 from infra.stack_config import ConfigError
 from offline import changes, plan, recording
-from offline.changes import Change
 from offline.plan import PlanError
-from ops import team_file
+from ops import team_apply, team_file
 from ops.team_file import Edit, TeamFileError
+from ops.team_plan import TeamPlan
 
 VM = "azure-native:compute:VirtualMachine"
 REGISTRY = "azure-native:containerregistry:Registry"
-
-
-@dataclass(frozen=True)
-class TeamPlan:
-    stack: str
-    team: str
-    what: str
-    changes: tuple[Change, ...]
-    edit: Edit | None = None  # the stack file as the change leaves it (add, remove)
-    up_args: tuple[str, ...] = ()  # what `pulumi up` takes besides the stack (replace-agent)
-    rotates: bool = False  # Azure regenerates the team's registry password first
-    teams_before: tuple[str, ...] = ()
-    root: Path = stack_files.ROOT
-
-    @property
-    def others(self) -> list[Change]:
-        """The changes that are another team's or shared."""
-        teams = sorted({*self.teams_before, *(self.edit.teams if self.edit else ())})
-        return changes.others(self.changes, self.team, teams)
-
-    def report(self) -> list[str]:
-        lines = [f"{self.what} on {self.stack}, planned offline (the program under mocks):"]
-        lines += changes.describe(self.changes)
-        foreign = self.others
-        if foreign:
-            lines.append(f"{len(foreign)} of {len(self.changes)} changes are not {self.team}'s:")
-            lines += changes.describe(foreign)
-        else:
-            lines.append(f"{len(self.changes)} resources change, all {self.team}'s: no other team's and no shared one.")
-        return lines
 
 
 def plan_add(stack: str, team: str | None, *, root: Path = stack_files.ROOT, now: datetime | None = None) -> TeamPlan:
@@ -208,8 +178,6 @@ def main(argv: list[str] | None = None, *, login: TokenCredential | None = None)
     if not args.apply:
         print("Nothing changed: --apply carries it out.")
         return 0
-    from ops import team_apply
-
     return team_apply.apply(
         planned,
         rest,

@@ -25,7 +25,7 @@ from infra import messages
 from offline.changes import CREATE, DELETE, REPLACE
 from ops import agents
 from ops.agents import NO_CLI, AgentsError, InputError
-from ops.team import TeamPlan
+from ops.team_plan import TeamPlan
 from ops.vm_power import RUNNING
 
 # How `pulumi preview --json` names a step (pulumi pkg/display/json.go, the step's `op`).
