@@ -35,6 +35,11 @@ class VmSize:
     vcpus: int
     family: str  # the quota family, as `az vm list-usage` names it
 
+    @property
+    def memory_gib(self) -> int:
+        # Every size here is a general-purpose D-series (v3, v5): 4 GiB per vCPU.
+        return 4 * self.vcpus
+
 
 # vCPUs and quota family of the VM sizes the stacks use (Azure's size documentation).
 VM_SIZES: dict[str, VmSize] = {

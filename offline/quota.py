@@ -3,7 +3,8 @@
 Counted: vCPUs per VM family and in total (agents, AKS nodes at their autoscaler maximum,
 plus the surge node AKS adds per pool during an upgrade), Spot vCPUs apart (they have their
 own low-priority quota), public addresses (our own, the cluster's outbound one, one per
-LoadBalancer Service) and registries; and whether the Windows pools can hold every app.
+LoadBalancer Service) and registries; and whether the Windows pools can hold every app and
+the Linux pools every SQL Server.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from offline.recording import Recording
 # A Windows node keeps about half a vCPU for the OS, kubelet and containerd.
 WINDOWS_NODE_RESERVED_CPU = 0.5
 UPGRADE_SURGE_NODES = 1
+# What of a Linux node's memory pods cannot have: AKS's kube-reserved (from 1.29, 20 MiB per pod
+# of maxPods plus 50 MiB; learn.microsoft.com/azure/aks/node-resource-reservations), the
+# 100 MiB eviction threshold, and the requests of AKS's own pods on each node (CoreDNS, the
+# metrics server, konnectivity, the CSI and network daemons): about 1.5 GiB together.
+LINUX_NODE_RESERVED_GIB = 1.5
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,7 @@ def demands(rec: Recording, cfg: StackConfig) -> tuple[list[Demand], list[Findin
     found.append(Demand("Standard public IPv4 addresses", addresses, q.public_ips, "quotaPublicIps", ()))
     registries = len(rec.of_type("azure-native:containerregistry:Registry"))
     found.append(Demand("container registries", registries, q.registries, "quotaRegistries", ()))
-    return found, unknown + _windows_capacity(rec)
+    return found, unknown + _windows_capacity(rec) + _linux_capacity(rec)
 
 
 def check(rec: Recording, cfg: StackConfig) -> list[Finding]:
@@ -130,6 +136,51 @@ def _windows_capacity(rec: Recording) -> list[Finding]:
             )
         ]
     return []
+
+
+def _linux_capacity(rec: Recording) -> list[Finding]:
+    """The memory the Linux pods request (the SQL Servers, 2 GiB each) against the Linux pools':
+    a pod that fits no node stays Pending, and `pulumi up`, waiting for its Deployment, fails."""
+    needed = 0.0
+    for d in rec.of_type("kubernetes:apps/v1:Deployment"):
+        pod = d.plain("spec.template.spec") or {}
+        if (pod.get("nodeSelector") or {}).get("kubernetes.io/os") != "linux":
+            continue
+        memory = sum(
+            _gib(c.get("resources", {}).get("requests", {}).get("memory", "0")) for c in pod.get("containers", [])
+        )
+        needed += memory * int(d.plain("spec.replicas") or 1)
+    pools = [
+        p
+        for c in rec.of_type("azure-native:containerservice:ManagedCluster")
+        for p in c.plain("agentPoolProfiles") or []
+    ]
+    pools += [p.plain_inputs() for p in rec.of_type("azure-native:containerservice:AgentPool")]
+    room = 0.0
+    for pool in pools:
+        size = VM_SIZES.get(pool.get("vmSize") or "")
+        if (pool.get("osType") or "Linux") == "Linux" and size:
+            nodes = max(int(pool.get("count") or 0), int(pool.get("maxCount") or 0))
+            room += nodes * (size.memory_gib - LINUX_NODE_RESERVED_GIB)
+    if needed > room:
+        return [
+            Finding(
+                "warning",
+                "linux-pool-capacity",
+                "stack",
+                f"the Linux pods request {needed:g} GiB of memory, the Linux pools hold {room:g} "
+                f"(systemPoolCount or systemPoolVmSize: about "
+                f"{math.ceil(needed / (16 - LINUX_NODE_RESERVED_GIB))} Standard_D4s_v5 nodes)",
+            )
+        ]
+    return []
+
+
+def _gib(quantity: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(Mi|Gi)?", str(quantity))
+    if not match:
+        return 0.0
+    return float(match.group(1)) / (1024 if match.group(2) == "Mi" else 1)
 
 
 def _cpu(quantity: str) -> float:
