@@ -1,4 +1,5 @@
-"""ContainerRegistry: a team's Azure Container Registry with the admin user enabled."""
+"""ContainerRegistry: a team's Azure Container Registry with the admin user enabled, and the
+scheduled purge that keeps it from filling up."""
 
 from __future__ import annotations
 
@@ -9,6 +10,21 @@ import pulumi_random as random
 from pulumi_azure_native import containerregistry
 
 from components.naming import registry_name
+from components.registry_purge import TASK_TIMEOUT_SECONDS, PurgeRule, encoded_task
+
+PURGE_TASK_NAME = "purge-build-ids"  # ACR task names: 5-50 letters, digits, '-' and '_'
+PURGE_CPUS = 2  # the run's vCPUs, as `az acr task create --cpu` defaults; ACR bills them by the second
+# The tag marking a purge a prod stack's config allowed (registryPurgeProd): policy/rules.py reads it.
+PROD_PURGE_TAG = "purge-on-prod"
+
+
+@dataclass(frozen=True)
+class PurgeArgs:
+    """The registry's scheduled purge: the rule (components.registry_purge) and its cron."""
+
+    rule: PurgeRule
+    schedule: str  # five-field cron, UTC
+    on_prod: bool = False  # a prod stack's registry, allowed by its own config
 
 
 @dataclass(frozen=True)
@@ -21,13 +37,15 @@ class ContainerRegistryArgs:
     sku: str = "Basic"
     protect: bool = False  # refuse deletion (prod)
     tags: dict[str, str] = field(default_factory=dict)
+    purge: PurgeArgs | None = None  # None: nothing is ever deleted from it
 
 
 class ContainerRegistry(pulumi.ComponentResource):
     """Builds an ACR with the admin user on (teams put its credentials in their pipeline's
-    Docker registry service connection) and a random suffix that keeps the name globally
-    unique and stable across updates. Outputs the login server and the admin credentials,
-    the password as a secret."""
+    Docker registry service connection), a random suffix that keeps the name globally
+    unique and stable across updates, and, when asked, an ACR task that runs `acr purge` on a
+    timer (ACR Tasks, every tier). Outputs the login server and the admin credentials, the
+    password as a secret."""
 
     name: pulumi.Output[str]
     resource_id: pulumi.Output[str]
@@ -53,6 +71,8 @@ class ContainerRegistry(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
+        if args.purge is not None:
+            self._create_purge(name, args, registry)
         credentials = containerregistry.list_registry_credentials_output(
             resource_group_name=args.resource_group_name,
             registry_name=registry.name,
@@ -73,4 +93,31 @@ class ContainerRegistry(pulumi.ComponentResource):
                 "admin_username": self.admin_username,
                 "admin_password": self.admin_password,
             }
+        )
+
+    def _create_purge(self, name: str, args: ContainerRegistryArgs, registry: containerregistry.Registry) -> None:
+        """A timer-triggered task of one step, `acr purge` (Microsoft.ContainerRegistry/registries/
+        tasks; azure-native sends API 2019-06-01-preview for it). It runs in ACR, apart from any
+        build: a run that fails is a failed task run in the registry's task history, never a
+        failed pipeline."""
+        purge = args.purge
+        assert purge is not None
+        containerregistry.Task(
+            f"{name}-purge",
+            registry_name=registry.name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            task_name=PURGE_TASK_NAME,
+            status="Enabled",
+            platform=containerregistry.PlatformPropertiesArgs(os="Linux", architecture="amd64"),
+            agent_configuration=containerregistry.AgentPropertiesArgs(cpu=PURGE_CPUS),
+            step=containerregistry.EncodedTaskStepArgs(
+                type="EncodedTask", encoded_task_content=encoded_task(purge.rule)
+            ),
+            trigger=containerregistry.TriggerPropertiesArgs(
+                timer_triggers=[containerregistry.TimerTriggerArgs(name="schedule", schedule=purge.schedule)]
+            ),
+            timeout=TASK_TIMEOUT_SECONDS,
+            tags={**args.tags, **({PROD_PURGE_TAG: "registryPurgeProd"} if purge.on_prod else {})},
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
+from components.registry_purge import is_build_tag
+
 ACR_NAME = re.compile(r"^[a-z0-9]{5,50}$")
 WINDOWS_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,5}$")
 LINUX_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
@@ -125,9 +127,15 @@ IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 def image_tags(*, build_id: str, branch: str, version: str | None = None, release: bool = False) -> list[str]:
     """The tags of a built image: the build id, the branch (`develop`, `main`, a feature
     branch made tag-safe) and, when given, the semantic version; `latest` only for a
-    release, which must have a version."""
+    release, which must have a version. The registries' purge removes old build ids by their
+    form (digits, components.registry_purge), so a build id must have it and a branch must not."""
     branch = branch.removeprefix("refs/heads/")
-    tags = [_tag_safe(build_id, "build id"), _tag_safe(branch, "branch")]
+    if not is_build_tag(build_id):
+        raise ValueError(f"build id {build_id!r} is not Build.BuildId's whole number, which the registry purge expects")
+    branch_tag = _tag_safe(branch, "branch")
+    if is_build_tag(branch_tag):
+        raise ValueError(f"branch {branch!r} would read as a build id, which the registry purge removes")
+    tags = [build_id, branch_tag]
     if version:
         if not SEMVER.fullmatch(version):
             raise ValueError(f"version {version!r} is not MAJOR.MINOR.PATCH[-PRERELEASE]")

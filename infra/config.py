@@ -20,6 +20,7 @@ import pulumi
 from components.naming import LINUX_POOL_NAME
 from components.windows import WINDOWS_VERSION_FOR_OS_SKU
 from infra import dated_facts, stack_files
+from infra.config_purge import read_registry_purge
 from infra.config_sections import (
     K8S_VERSION,
     REGION,
@@ -103,6 +104,10 @@ KNOWN_KEYS = frozenset(
         "appSourceUrl",
         "toolkitSourceUrl",
         "pulumiBackendUrl",
+        "registryPurge",
+        "registryPurgeProd",
+        "registryPurgeKeep",
+        "registryPurgeSchedule",
     }
 )
 
@@ -182,6 +187,7 @@ def parse(
     agents = read_agents(read, len(teams))
     promote_from = read_promote_from(read, stack)
     devops = read_devops(read, teams, agents)
+    purge = read_registry_purge(read, environment=environment, promotes=promote_from is not None, app=app)
 
     return StackConfig(
         stack=stack,
@@ -226,6 +232,7 @@ def parse(
         promote_from_stack=promote_from,
         promotion=read_promotion(read, promote_from, app),
         devops=devops,
+        registry_purge=purge,
     )
 
 

@@ -14,12 +14,13 @@ from components import naming, windows
 from components.agent_bootstrap import AgentSettings
 from components.aks_cluster import AksCluster, AksClusterArgs, WindowsPoolArgs
 from components.build_agent_vm import BuildAgentVm, BuildAgentVmArgs, ShutdownArgs
-from components.container_registry import ContainerRegistry, ContainerRegistryArgs
+from components.container_registry import ContainerRegistry, ContainerRegistryArgs, PurgeArgs
 from components.image_promotion import ImagePromotion, ImagePromotionArgs
 from components.music_store_app import MusicStoreApp, MusicStoreAppArgs
 from components.network import Network, NetworkArgs
 from components.pat_vault import PatSecret, PatVault, PatVaultArgs
 from components.pipeline_access import PipelineAccess, PipelineAccessArgs
+from components.registry_purge import PurgeRule, pin_tag
 from components.team_devops import TeamDevOps, TeamDevOpsArgs
 from infra import config
 from infra.stack_config import StackConfig
@@ -73,6 +74,7 @@ def build(cfg: StackConfig) -> None:
                 sku=cfg.registry_sku,
                 protect=cfg.protect_resources,
                 tags=cfg.tags(team),
+                purge=_purge(cfg),
             ),
         )
         for team in cfg.teams
@@ -161,6 +163,14 @@ def _cluster_args(
         protect=cfg.protect_resources,
         tags=cfg.tags(),
     )
+
+
+def _purge(cfg: StackConfig) -> PurgeArgs | None:
+    purge = cfg.registry_purge
+    if purge is None:
+        return None
+    rule = PurgeRule(repository=cfg.app.image_repository, keep=purge.keep)
+    return PurgeArgs(rule=rule, schedule=purge.schedule, on_prod=purge.prod)
 
 
 def _pat_vault(cfg: StackConfig, group: resources.ResourceGroup) -> PatSecret | None:
@@ -294,6 +304,8 @@ def _image(
     the configured digest or tag in the team's own registry."""
     app = cfg.app
     if cfg.promotion is None or source is None:
+        if app.image_digest and cfg.registry_purge is not None:
+            return _pinned(cfg, team, registry, app.image_digest)
         return registry.login_server.apply(
             lambda server: naming.image_reference(server, app.image_repository, app.image_tag, app.image_digest)
         )
@@ -316,6 +328,31 @@ def _image(
         ),
     )
     return promotion.image
+
+
+def _pinned(cfg: StackConfig, team: str, registry: ContainerRegistry, digest: str) -> pulumi.Output[str]:
+    """The digest the app runs, tagged `pinned-<digest>` in its own registry: acr purge cannot
+    spare a digest, only a tag outside its filter, and would delete the manifest once its build
+    id went. The same promotion as prod's, within one registry (ACR import, else a copy of the
+    manifest alone: every blob is there)."""
+    pin = ImagePromotion(
+        f"{team}-pin",
+        ImagePromotionArgs(
+            repository=cfg.app.image_repository,
+            digest=digest,
+            tag=pin_tag(digest),
+            method="auto",
+            source_server=registry.login_server,
+            source_username=registry.admin_username,
+            source_password=registry.admin_password,
+            source_registry_id=registry.resource_id,
+            target_server=registry.login_server,
+            target_username=registry.admin_username,
+            target_password=registry.admin_password,
+            target_registry_id=registry.resource_id,
+        ),
+    )
+    return pin.image
 
 
 def _source_team(teams: Any, team: str) -> dict[str, Any]:

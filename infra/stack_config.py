@@ -15,6 +15,8 @@ from infra import messages
 from infra.stack_files import PLACEHOLDER
 
 PROJECT = "musicstore"
+# Environments whose registries hold what prod runs (policy/rules.py PROD_STACKS names the same).
+PROD_ENVIRONMENTS = frozenset({"prod", "production"})
 
 
 class ConfigError(pulumi.RunError):
@@ -140,6 +142,15 @@ class AgentConfig:
         return naming.agent_pool_name(self.pool_name, team)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RegistryPurgeConfig:
+    """The scheduled purge of every team's registry (components.registry_purge)."""
+
+    keep: int  # build-id tags kept, the newest
+    schedule: str  # five-field cron, UTC
+    prod: bool  # a prod stack's registries, allowed by registryPurgeProd
+
+
 @dataclass(frozen=True)
 class DevOpsConfig:
     """Each team's Azure DevOps side, when the stack manages it (azdoManage)."""
@@ -195,6 +206,7 @@ class StackConfig:
     promote_from_stack: str | None = None
     promotion: PromotionConfig | None = None
     devops: DevOpsConfig | None = None  # None: the stack leaves Azure DevOps alone
+    registry_purge: RegistryPurgeConfig | None = None  # None: the registries are never purged
 
     def expiry_warning(self, now: datetime) -> str | None:
         """Raises ConfigError when expiresAt has passed: the scheduled teardown would destroy what

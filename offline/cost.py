@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from components.registry_purge import TASK_TIMEOUT_SECONDS, runs_per_day
 from infra.stack_config import StackConfig
 from offline.prices import HOURS_PER_MONTH, PriceTable, premium_tier, standard_ssd_tier
 from offline.recording import Recording, Registration
@@ -19,6 +20,9 @@ AKS_NODE_DISK = "disk/P10"  # AKS gives each node a 128 GiB Premium SSD OS disk 
 AZDO_POOL = "azuredevops:index/pool:Pool"
 SELF_HOSTED_JOB_MONTHLY = 15.0
 FREE_SELF_HOSTED_JOBS = 1
+# An estimate of a purge run, billed by the second: the acr-cli container's start and a few
+# hundred registry calls for a day's builds. The task's timeout caps a run at TASK_TIMEOUT_SECONDS.
+PURGE_RUN_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,8 @@ def _lines(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTabl
     elif kind == "azure-native:containerregistry:Registry":
         sku = reg.plain("sku.name") or "Basic"
         yield CostLine(reg.name, team, f"container registry ({sku})", f"acr/{sku}", 1, table.get(f"acr/{sku}"))
+    elif kind == "azure-native:containerregistry:Task":
+        yield from _task(reg, team, table)
     elif kind == "azure-native:network:PublicIPAddress":
         yield CostLine(reg.name, team, "static public address", "public-ip", 1, table.get("public-ip"))
     elif kind == "azure-native:network:NatGateway":
@@ -163,6 +169,22 @@ def _lines(reg: Registration, rec: Recording, cfg: StackConfig, table: PriceTabl
         yield CostLine(
             reg.name, team, f"managed-csi volume ({size}, Standard SSD {meter[5:]})", meter, 1, table.get(meter)
         )
+
+
+def _task(reg: Registration, team: str, table: PriceTable) -> Iterator[CostLine]:
+    """An ACR task's runs: its timers' runs a day, each PURGE_RUN_SECONDS of its vCPUs."""
+    runs = sum(runs_per_day(str(t.get("schedule"))) for t in reg.plain("trigger.timerTriggers") or [])
+    cpus = int(reg.plain("agentConfiguration.cpu") or 2)
+    vcpu_hours_an_hour = runs * PURGE_RUN_SECONDS * cpus / 3600 / 24
+    yield CostLine(
+        reg.name,
+        team,
+        f"registry purge task ({runs:g} runs a day, about {PURGE_RUN_SECONDS} s of {cpus} vCPU each,"
+        f" at most {TASK_TIMEOUT_SECONDS} s)",
+        "acr/task-vcpu",
+        vcpu_hours_an_hour,
+        table.get("acr/task-vcpu"),
+    )
 
 
 def _nodes(name: str, team: str, size: str, os_name: str, count: float, table: PriceTable) -> Iterator[CostLine]:

@@ -184,6 +184,7 @@ NAME_KEY_FOR_TYPE = {
     "azure-native:containerservice:MaintenanceConfiguration": "configName",
     "azure-native:keyvault:Vault": "vaultName",
     "azure-native:keyvault:Secret": "secretName",
+    "azure-native:containerregistry:Task": "taskName",
 }
 
 
@@ -222,6 +223,9 @@ def _azure(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, 
     if typ == "azure-native:keyvault:Secret":  # a child of its vault, as ARM names it
         vaults = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults"
         rid = f"{vaults}/{inputs.get('vaultName')}/secrets/{physical}"
+    if typ == "azure-native:containerregistry:Task":  # a child of its registry
+        registries = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.ContainerRegistry"
+        rid = f"{registries}/registries/{inputs.get('registryName')}/tasks/{physical}"
     state: dict[str, Any] = {**inputs, "id": rid, "name": physical}
     if typ == "azure-native:containerregistry:Registry":
         state["loginServer"] = f"{physical}.azurecr.io"

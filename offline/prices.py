@@ -53,7 +53,8 @@ VM_SIZES: dict[str, VmSize] = {
 }
 
 # Meter -> USD per hour. Keys: vm/<size>/<windows|linux>[/spot], aks/<tier>, acr/<sku>,
-# public-ip, load-balancer, load-balancer-rule, disk/<tier>, nat-gateway.
+# acr/task-vcpu (a vCPU of an ACR task run), public-ip, load-balancer, load-balancer-rule,
+# disk/<tier>, nat-gateway.
 BUILT_IN: dict[str, float] = {
     "vm/Standard_D2s_v3/windows": 0.188,
     "vm/Standard_D2s_v3/linux": 0.096,
@@ -75,6 +76,10 @@ BUILT_IN: dict[str, float] = {
     "acr/Basic": 0.1666 / 24,
     "acr/Standard": 0.6666 / 24,
     "acr/Premium": 1.6666 / 24,
+    # Not in azure-facts.md: ACR Tasks bill each run's vCPUs by the second, $0.0001 per vCPU
+    # second, as a third-party copy of the Container Registry price page gives it (c3x.dev,
+    # azurerm_container_registry: "$0.0001/CPU-second for standard runners"); here per vCPU hour.
+    "acr/task-vcpu": 0.0001 * 3600,
     "public-ip": 0.005,
     "load-balancer": 0.025,  # the first five rules
     "load-balancer-rule": 0.01,  # each rule past five

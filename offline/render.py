@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections import Counter
 from typing import Any
@@ -19,6 +21,7 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "azure-native:network:VirtualNetwork": ("addressSpace.addressPrefixes",),
     "azure-native:network:Subnet": ("subnetName", "addressPrefix"),
     "azure-native:containerregistry:Registry": ("registryName", "sku.name", "adminUserEnabled"),
+    "azure-native:containerregistry:Task": ("taskName", "status", "trigger.timerTriggers.0.schedule"),
     "azure-native:containerservice:ManagedCluster": (
         "resourceName",
         "kubernetesVersion",
@@ -253,11 +256,25 @@ def _tree(rec: recording.Recording) -> list[str]:
         for i, reg in enumerate(kids):
             last = i == len(kids) - 1
             props = " ".join(f"{p}={_short(reg, p)}" for p in KEY_PROPERTIES.get(reg.type, ()) if _has(reg, p))
+            props += _task_command(reg)
             lines.append(f"{indent}{'└─' if last else '├─'} {reg.name}  {reg.type}  {props}".rstrip())
             walk(reg.urn, indent + ("   " if last else "│  "))
 
     walk("", "")
     return lines
+
+
+def _task_command(reg: recording.Registration) -> str:
+    """An ACR task's command, out of its base64 step (`cmd: ...` lines): what it will run."""
+    encoded = _lookup(reg, "step.encodedTaskContent") if reg.type == "azure-native:containerregistry:Task" else None
+    if not isinstance(encoded, str):
+        return ""
+    try:
+        text = base64.b64decode(encoded, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return " step=(not base64)"
+    commands = [line.split("cmd:", 1)[1].strip() for line in text.splitlines() if line.strip().startswith("- cmd:")]
+    return "".join(f" cmd={c}" for c in commands)
 
 
 def _lookup(reg: recording.Registration, path: str) -> Any:

@@ -1,6 +1,6 @@
 """The tags of a built image, for pipelines: one line, separated by spaces.
 
-    musicstore tags --build-id 20261121.4 --branch refs/heads/main --version 1.4.0 --release
+    musicstore tags --build-id 20261121 --branch refs/heads/main --version 1.4.0 --release
 
 Only the standard library and components.naming are imported, so a build agent with a bare
 Python runs it from the checkout.

@@ -156,6 +156,18 @@ RULES = [
     ("quota-addresses", {"quotaPublicIps": "-4"}, "quotaPublicIps", "whole number from 1 to 100000"),
     ("quota-registries", {"quotaRegistries": "many"}, "quotaRegistries", "whole number from 1 to 100000"),
     ("azdo-url", {"azdoOrganizationUrl": "dev.azure.com/x"}, "azdoOrganizationUrl", "https://dev.azure.com/"),
+    ("purge-switch", {"registryPurge": "yes"}, "registryPurge", "must be true or false"),
+    ("purge-keep", {"registryPurgeKeep": "0"}, "registryPurgeKeep", "whole number from 1 to 1000"),
+    ("purge-schedule", {"registryPurgeSchedule": "hourly"}, "registryPurgeSchedule", "five-field cron in UTC"),
+    ("purge-schedule-hour", {"registryPurgeSchedule": "0 24 * * *"}, "registryPurgeSchedule", "minute hour"),
+    ("purge-prod-elsewhere", {"registryPurgeProd": "true"}, "registryPurgeProd", "applies to a prod stack only"),
+    (
+        "purge-prod-without-purge",
+        {"environment": "prod", "registryPurge": "false", "registryPurgeProd": "true"},
+        "registryPurgeProd",
+        "needs registryPurge true",
+    ),
+    ("purge-build-id-deployed", {"appImageTag": "1234"}, "appImageTag", "is a build id, which the registry purge"),
 ]
 
 

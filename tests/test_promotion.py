@@ -171,7 +171,7 @@ class _NoBlobs(RegistryClient):
 
 
 def test_tags_follow_the_convention() -> None:
-    assert image_tags(build_id="20261121.4", branch="refs/heads/develop") == ["20261121.4", "develop"]
+    assert image_tags(build_id="20261121", branch="refs/heads/develop") == ["20261121", "develop"]
     assert image_tags(build_id="812", branch="main", version="1.4.0", release=True) == [
         "812",
         "main",
@@ -192,6 +192,8 @@ def test_tags_follow_the_convention() -> None:
         ({"build_id": "1", "branch": "main", "version": "1.0"}, "is not MAJOR.MINOR.PATCH"),
         ({"build_id": "1", "branch": "main", "version": "1.0.0-rc.1", "release": True}, "never tagged latest"),
         ({"build_id": "1", "branch": "latest"}, "gives no image tag"),
+        ({"build_id": "20261121.4", "branch": "main"}, "not Build.BuildId's whole number"),
+        ({"build_id": "7", "branch": "refs/heads/1234"}, "would read as a build id"),
     ],
 )
 def test_tags_refuse_what_breaks_the_convention(kwargs: dict[str, Any], message: str) -> None:

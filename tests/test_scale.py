@@ -120,14 +120,16 @@ def test_the_cost_of_a_small_stack_is_the_hand_computed_figure() -> None:
     assert report is not None
     # system node D2s_v3 Linux 0.096, control plane (Free, stricter reading) 0.05, cluster
     # load balancer 0.025 and address 0.005, Windows node D4s_v3 0.376, two P10 node disks
-    # 2 x 19.71/730 = 0.054, Basic registry 0.1666/24, the app's service address 0.005.
-    hourly = 0.096 + 0.05 + 0.025 + 0.005 + 0.376 + 0.054 + 0.1666 / 24 + 0.005
+    # 2 x 19.71/730 = 0.054, Basic registry 0.1666/24, the app's service address 0.005, the
+    # registry's purge: 4 runs a day of 60 s on 2 vCPUs at $0.0001 a vCPU second.
+    purge = 4 * 60 * 2 * 0.0001 / 24
+    hourly = 0.096 + 0.05 + 0.025 + 0.005 + 0.376 + 0.054 + 0.1666 / 24 + 0.005 + purge
     totals = report.totals()
     assert totals.unknown == 0
     assert totals.hourly == pytest.approx(hourly)
     assert totals.session == pytest.approx(hourly * 8)
     assert totals.monthly == pytest.approx(hourly * HOURS_PER_MONTH)
-    assert report.totals("team1").hourly == pytest.approx(0.1666 / 24 + 0.005)
+    assert report.totals("team1").hourly == pytest.approx(0.1666 / 24 + 0.005 + purge)
 
 
 def test_the_dev_plan_prints_the_cost_table(stack_plans: dict[str, Plan]) -> None:
