@@ -7,8 +7,12 @@ library only, so the pack needs nothing of the project but this folder.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import json
 import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +23,13 @@ REQUIRED_TAGS = ("environment", "team", "expires-at")
 EXTENSION_PUBLIC_SETTINGS = frozenset({"timestamp", "fileUris"})
 WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet")
 PROD_STACKS = frozenset({"prod", "production"})
+REGISTRY = "azure-native:containerregistry:Registry"
+TASK = "azure-native:containerregistry:Task"
+# The tag the program puts on a purge a prod stack's config allowed (components/container_registry.py
+# PROD_PURGE_TAG; this folder imports nothing of the project).
+PROD_PURGE_TAG = "purge-on-prod"
+# Tags a purge must never match: versions, branches, latest, a pinned digest.
+KEPT_TAGS = ("1.0.0", "1.4.2-rc.1", "1.0.1042", "latest", "develop", "main", "feature-1042", "pinned-" + "0" * 64)
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,64 @@ def prod_images_by_digest(r: Resource) -> Iterator[str]:
             yield f"container {container.get('name', '?')} runs {image} by tag; prod runs images by digest"
 
 
+def purge_commands(r: Resource) -> list[list[str]]:
+    """The `acr purge` commands of an ACR task's encoded steps, split into words; a step that
+    is not base64 text is a command `["?"]`."""
+    if r.type != TASK:
+        return []
+    encoded = (r.props.get("step") or {}).get("encodedTaskContent")
+    if not isinstance(encoded, str):
+        return []
+    try:
+        text = base64.b64decode(encoded, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return [["?"]]
+    found = []
+    for line in text.splitlines():
+        command = line.strip().removeprefix("- ").removeprefix("cmd:").strip()
+        try:
+            # A YAML double-quoted scalar, as the program writes it, is a JSON string.
+            command = json.loads(command) if command.startswith('"') else command
+            if isinstance(command, str) and command.startswith("acr purge"):
+                found.append(shlex.split(command))
+        except ValueError:
+            found.append(["?"])
+    return found
+
+
+def _is_prod(r: Resource) -> bool:
+    tags = r.props.get("tags") or {}
+    return r.stack in PROD_STACKS or tags.get("environment") in PROD_STACKS
+
+
+def registry_purge_safe(r: Resource) -> Iterator[str]:
+    """A registry purge removes build ids only, never a locked image, and runs on prod only where
+    its config said so (registryPurgeProd)."""
+    commands = purge_commands(r)
+    for words in commands:
+        if words == ["?"]:
+            yield "the task's step cannot be read: its purge cannot be judged"
+            continue
+        filters = [words[i + 1] for i, w in enumerate(words[:-1]) if w in ("--filter", "-f")]
+        if not filters:
+            yield "acr purge without --filter"
+        for spec in filters:
+            _, _, tag_regex = spec.partition(":")
+            try:
+                pattern = re.compile(tag_regex)
+            except re.error:
+                yield f"filter {spec!r}: its tag regex does not parse"
+                continue
+            hit = [t for t in KEPT_TAGS if pattern.search(t)]
+            if hit:
+                yield f"filter {spec!r} matches {hit[0]}: a purge deletes build ids only, never a version or branch"
+        if "--include-locked" in words:
+            yield "--include-locked deletes locked images"
+    tags = r.props.get("tags") or {}
+    if commands and _is_prod(r) and not tags.get(PROD_PURGE_TAG):
+        yield "purges a prod registry without its own setting (registryPurgeProd)"
+
+
 # --- advisory ------------------------------------------------------------------------------
 
 
@@ -210,6 +279,18 @@ def agents_shut_down(resources: Sequence[Resource]) -> Iterator[tuple[Resource, 
                 yield r, "no daily auto-shutdown: it bills around the clock"
 
 
+def registries_purged(resources: Sequence[Resource]) -> Iterator[tuple[Resource, str]]:
+    """Outside prod, each registry has a purge: every build pushes an image, and a Basic
+    registry's 10 GiB fill within a bootcamp's days, then bill by the GiB."""
+    purged = {r.props.get("registryName") for r in resources if purge_commands(r)}
+    for r in resources:
+        name = r.props.get("registryName")
+        if r.type != REGISTRY or _is_prod(r) or not isinstance(name, str) or not name:
+            continue  # a name not known yet (a preview of a new registry): nothing can be judged
+        if name not in purged:
+            yield r, "nothing deletes its old images (registryPurge): builds fill it, and then it bills by the GiB"
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "no-remote-admin-from-internet",
@@ -251,6 +332,12 @@ RULES: tuple[Rule, ...] = (
         azdo_least_access,
     ),
     Rule("prod-images-by-digest", "Prod runs images by digest, never by tag.", True, prod_images_by_digest),
+    Rule(
+        "registry-purge-safe",
+        "Registry purges delete build ids only, never locked images, and touch prod only by its own setting.",
+        True,
+        registry_purge_safe,
+    ),
     Rule("registry-admin-user", "Registry admin users are a bootcamp convenience.", False, registry_admin_user),
     Rule("vm-public-address", "VMs without public addresses.", False, vm_public_address),
     Rule(
@@ -260,6 +347,12 @@ RULES: tuple[Rule, ...] = (
         service_traffic_policy_local,
     ),
     Rule("agents-shut-down", "Build-agent VMs shut down daily.", False, stack_check=agents_shut_down),
+    Rule(
+        "registries-purged",
+        "Registries outside prod delete old images on a schedule.",
+        False,
+        stack_check=registries_purged,
+    ),
 )
 
 

@@ -3,6 +3,7 @@ stacks passing every mandatory rule, and the pack running the very same function
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -13,6 +14,8 @@ import pulumi_kubernetes as k8s
 import pytest
 from pulumi_azure_native import compute, containerregistry, containerservice, keyvault, network
 
+from components.container_registry import PROD_PURGE_TAG
+from components.registry_purge import PurgeRule, encoded_task
 from infra import stack_files
 from offline.findings import Finding, check_policies
 from offline.plan import Plan, make_plan
@@ -70,6 +73,21 @@ def deployment(image: str, *, limits: bool = True, privileged: bool = False) -> 
     )
 
 
+def purge_task(command: str = "", *, tags: dict[str, str] | None = None, name: str = "purge") -> None:
+    rule = PurgeRule(repository="mvcmusicstore", keep=10)
+    yaml_text = f"version: v1.1.0\nsteps:\n  - cmd: {command or rule.command()}\n"
+    containerregistry.Task(
+        name,
+        registry_name="gdbcdevteam1abc123",
+        resource_group_name="rg",
+        step=containerregistry.EncodedTaskStepArgs(
+            type="EncodedTask",
+            encoded_task_content=base64.b64encode(yaml_text.encode()).decode() if command else encoded_task(rule),
+        ),
+        tags=tags,
+    )
+
+
 BREAKING: dict[str, Any] = {
     "no-remote-admin-from-internet": lambda: nsg_open_to("Internet"),
     "extension-secrets-protected": lambda: compute.VirtualMachineExtension(
@@ -118,6 +136,7 @@ BREAKING: dict[str, Any] = {
         approvers=["a"],
         requester_can_approve=True,
     ),
+    "registry-purge-safe": lambda: purge_task("acr purge --filter 'mvcmusicstore:.*' --ago 0d --untagged"),
 }
 
 
@@ -266,3 +285,50 @@ def test_an_authorisation_for_every_pipeline_breaks_azdo_least_access(recorder: 
     opened = recorder(lambda: azdo.PipelineAuthorization("all", project_id="p", resource_id="1", type="queue"))
     [found] = reported(check_policies(opened), "azdo-least-access")
     assert "authorised for every pipeline" in found.message
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        ("acr purge --filter 'mvcmusicstore:^[0-9]+$' --ago 0d --untagged --include-locked", "--include-locked"),
+        ("acr purge --filter 'mvcmusicstore:^1' --ago 0d", "matches 1.0.0"),
+        ("acr purge --ago 0d --untagged", "without --filter"),
+        ("acr purge --filter 'mvcmusicstore:(' --ago 0d", "does not parse"),
+    ],
+    ids=["locked", "version", "no-filter", "regex"],
+)
+def test_a_purge_that_could_delete_what_must_stay_breaks_the_rule(command: str, said: str, recorder: Recorder) -> None:
+    [found] = reported(check_policies(recorder(lambda: purge_task(command))), "registry-purge-safe")
+    assert said in found.message and found.severity == "error"
+
+
+def test_the_projects_purge_keeps_the_rule(recorder: Recorder) -> None:
+    assert reported(check_policies(recorder(purge_task, stack="dev")), "registry-purge-safe") == []
+
+
+def test_a_purge_on_prod_needs_its_own_setting(recorder: Recorder) -> None:
+    [found] = reported(check_policies(recorder(purge_task, stack="prod")), "registry-purge-safe")
+    assert "without its own setting (registryPurgeProd)" in found.message
+    tagged = recorder(lambda: purge_task(tags={rules.PROD_PURGE_TAG: "registryPurgeProd"}), stack="prod")
+    assert reported(check_policies(tagged), "registry-purge-safe") == []
+    assert rules.PROD_PURGE_TAG == PROD_PURGE_TAG  # the policy folder imports nothing of the project
+
+
+def test_a_registry_without_a_purge_is_advised_outside_prod(recorder: Recorder) -> None:
+    def registry() -> None:
+        containerregistry.Registry(
+            "r",
+            registry_name="gdbcdevteam1abc123",
+            resource_group_name="rg",
+            sku=containerregistry.SkuArgs(name="Basic"),
+        )
+
+    [found] = reported(check_policies(recorder(registry, stack="dev")), "registries-purged")
+    assert found.severity == "warning" and "nothing deletes its old images" in found.message
+    assert reported(check_policies(recorder(registry, stack="prod")), "registries-purged") == []
+    both = recorder(lambda: (registry(), purge_task()), stack="dev")
+    assert reported(check_policies(both), "registries-purged") == []
+
+
+def test_the_committed_stacks_purge_every_registry_outside_prod(stack_plans: dict[str, Plan]) -> None:
+    assert [f for p in stack_plans.values() for f in reported(p.findings, "registries-purged")] == []
