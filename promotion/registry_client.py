@@ -153,6 +153,23 @@ class RegistryClient:
         self._check(response, f"write manifest {repository}:{reference}", expect=(201,))
         return response.headers.get("Docker-Content-Digest", "")
 
+    # --- deletes (a registry purge) -------------------------------------------------------
+    def delete_manifest(self, repository: str, digest: str) -> None:
+        """Deletes a manifest by digest (the distribution spec's "Deleting Manifests"), and with
+        it every tag on it; a registry that does not allow deletes says so (405 UNSUPPORTED)."""
+        response = self._request("DELETE", f"/v2/{repository}/manifests/{digest}", repository)
+        self._check(response, f"delete manifest {repository}@{digest}", expect=(202,))
+
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        """Deletes a tag alone (OCI distribution spec 1.1, "Deleting tags": `DELETE` of the
+        manifest by tag); False when the registry refuses tags there, as distribution 2.8 does
+        (it reads the reference as a digest: 400 DIGEST_INVALID) or 405 UNSUPPORTED."""
+        response = self._request("DELETE", f"/v2/{repository}/manifests/{tag}", repository)
+        if response.status_code in (400, 405):
+            return False
+        self._check(response, f"delete tag {repository}:{tag}", expect=(202,))
+        return True
+
     # --- plumbing ----------------------------------------------------------------------
     def _request(
         self,

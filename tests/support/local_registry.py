@@ -39,6 +39,11 @@ class LocalRegistry:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    deletable: bool = False  # manifests may be deleted (storage.delete.enabled), as ACR allows
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yml"
 
     @property
     def server(self) -> str:
@@ -55,13 +60,16 @@ class LocalRegistry:
                 ["htpasswd", "-Bbn", self.username, self.password], capture_output=True, text=True, check=True
             ).stdout
             htpasswd.write_text(line)
-        config = self.root / "config.yml"
+        config = self.config
+        storage: dict[str, object] = {"filesystem": {"rootdirectory": str(self.root / "data")}}
+        if self.deletable:
+            storage["delete"] = {"enabled": True}
         config.write_text(
             json.dumps(
                 {
                     "version": 0.1,
                     "log": {"level": "error", "accesslog": {"disabled": True}},
-                    "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}},
+                    "storage": storage,
                     "http": {"addr": self.server, "secret": "local-test-registry"},
                     "auth": {"htpasswd": {"realm": self.name, "path": str(htpasswd)}},
                 }
