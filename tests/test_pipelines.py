@@ -485,3 +485,41 @@ def test_the_pipeline_passes_the_project_folder_it_finds() -> None:
     text = (ROOT / "azure-pipelines.yml").read_text()
     assert "-Filter MvcMusicStore.csproj" in text
     assert re.search(r"'--build-arg', \"APP_DIR=\$appDir\"", text)
+
+
+# --- the agent's clean-up --------------------------------------------------------------------
+
+
+def build_steps() -> list[dict[str, Any]]:
+    pipeline = yaml.safe_load((ROOT / "azure-pipelines.yml").read_text())
+    build = next(s for s in pipeline["stages"] if s["stage"] == "Build")
+    [job] = build["jobs"]
+    return list(job["steps"])
+
+
+def test_every_build_ends_by_cleaning_the_agent_without_failing_for_it() -> None:
+    last = build_steps()[-1]
+    assert last["condition"] == "always()" and last["continueOnError"] is True
+    script = last["inputs"]["script"]
+    assert last["inputs"]["errorActionPreference"] == "continue" and script.rstrip().endswith("exit 0")
+    assert "docker container prune --force" in script and "docker image prune --force" in script
+    # Dangling images only: the pre-pulled base images keep the next build fast.
+    prunes = [line for line in script.splitlines() if "prune" in line]
+    assert prunes and not [line for line in prunes if re.search(r"\s(-a|--all)\b", line)]
+
+
+def test_only_a_release_is_tagged_with_its_version() -> None:
+    script = next(s for s in build_steps() if s.get("name") == "build")["inputs"]["script"]
+    [line] = [line for line in script.splitlines() if "'--version'" in line]
+    assert line.strip().startswith("if ($release)") and "'--release'" in line
+
+
+@needs_tools
+def test_the_azure_pipeline_schema_checks_the_clean_up_step(tmp_path: Path) -> None:
+    schema = ("--builtin-schema", "vendor.azure-pipelines", "--regex-variant", "nonunicode")
+    broken = tmp_path / "azure-pipelines.yml"
+    text = (ROOT / "azure-pipelines.yml").read_text()
+    assert text.count("errorActionPreference: continue") == 1
+    broken.write_text(text.replace("errorActionPreference: continue", "errorActionPreference: sometimes"))
+    done = run("check-jsonschema", *schema, str(broken))
+    assert done.returncode == 1 and "errorActionPreference" in done.stdout
