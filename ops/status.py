@@ -6,7 +6,8 @@
     musicstore status -s STACK --outputs outputs.json --board board.md
 
 Per team, every team at once and each request with a short timeout (--timeout, 3 s): its pool's
-agents online and their jobs, its last pipeline run (Azure DevOps REST with the PAT in
+agents online and their jobs, each agent's disk use as its pipeline's last builds recorded it (a
+note names every agent above 80 %), its last pipeline run (Azure DevOps REST with the PAT in
 AZURE_DEVOPS_EXT_PAT, the Azure DevOps CLI's variable; the organization is the stack's
 azdoOrganizationUrl unless --organization names another), the newest image in its registry (the
 highest BuildId tag of the repository its `image` output names, with the admin credentials of the
@@ -48,7 +49,7 @@ from infra import messages, stack_files
 from infra.config import load_stack
 from infra.stack_config import ConfigError
 from ops.agents import AgentsError, InputError, check_stack, stack_outputs
-from ops.status_board import Board, document, table, write_board
+from ops.status_board import Board, disk_note, document, table, write_board
 from ops.status_devops import HIDDEN, PAT_VARIABLE
 from ops.status_probes import REPOSITORY, ArmLogin, Settings, Team, probe_all
 
@@ -57,7 +58,7 @@ WATCH_SECONDS = 30.0
 # A probe makes a few requests in a row (a registry's: up to six, with its login challenge);
 # past this many timeouts a round stops waiting for it.
 ROUND_TIMEOUTS = 6
-WIDE = 180  # columns of the table when it goes to a file or a pipe rather than a terminal
+WIDE = 200  # columns of the table when it goes to a file or a pipe rather than a terminal
 
 
 def _seconds(text: str) -> float:
@@ -187,7 +188,9 @@ def one_round(stack: str, teams: list[Team], settings: Settings, arm: ArmLogin) 
     checked, started = datetime.now(UTC), time.monotonic()
     statuses = probe_all(teams, settings, arm, limit=ROUND_TIMEOUTS * settings.timeout)
     seconds = time.monotonic() - started
-    notes = (f"VM power unknown: no Azure login ({arm.problem})",) if arm.problem else ()
+    notes: tuple[str, ...] = (f"VM power unknown: no Azure login ({arm.problem})",) if arm.problem else ()
+    full = disk_note(statuses)
+    notes += (full,) if full else ()
     return Board(stack, settings.organization, checked, seconds, statuses, notes)
 
 

@@ -18,9 +18,11 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ops.status_devops import Disk
 from ops.status_probes import QUEUED, TeamStatus
 
-COLUMNS = ("team", "agent", "last run", "image (tag, digest)", "app (code, ms)", "VM", "verdict")
+COLUMNS = ("team", "agent", "agent disk", "last run", "image (tag, digest)", "app (code, ms)", "VM", "verdict")
+DISK_WARNING = 80  # percent used of an agent's disk past which the board warns
 VERDICTS = ("ready", "building", "stuck")
 STYLES = {"ready": "bold green", "building": "bold yellow", "stuck": "bold red"}
 DIGEST_HEX = 12  # sha256:abcdef123456, as docker shows image ids
@@ -54,12 +56,47 @@ def rfc3339(moment: datetime) -> str:
 
 def cells(team: TeamStatus, now: datetime) -> tuple[str, ...]:
     """The row of `team`, one text per column of COLUMNS."""
-    return (team.team, _agent(team), _run(team, now), _image(team), _app(team), _vms(team), _verdict(team))
+    return (
+        team.team,
+        _agent(team),
+        _disk(team),
+        _run(team, now),
+        _image(team),
+        _app(team),
+        _vms(team),
+        _verdict(team),
+    )
 
 
 def _agent(team: TeamStatus) -> str:
     a = team.agents
     return a.error if a.error is not None else f"{a.online}/{a.total} online"
+
+
+def full_disks(team: TeamStatus) -> list[Disk]:
+    return [d for d in team.run.disks if d.used_percent > DISK_WARNING]
+
+
+def _disk(team: TeamStatus) -> str:
+    """The disk use its pipeline's last builds recorded (azure-pipelines.yml's clean-up step)."""
+    r = team.run
+    if r.error is not None:
+        return "unknown"
+    if r.source != "pipeline":
+        return "unknown: no pipeline project"
+    if not r.disks:
+        return "not reported yet"
+    shown = [f"{d.used_percent}%" if len(r.disks) == 1 else f"{d.agent} {d.used_percent}%" for d in r.disks]
+    return ", ".join(shown) + (f" (above {DISK_WARNING}%)" if full_disks(team) else "")
+
+
+def disk_note(teams: tuple[TeamStatus, ...]) -> str | None:
+    """One line naming every agent whose disk is past DISK_WARNING, or None."""
+    full = [(t.team, full_disks(t)) for t in teams]
+    named = [f"{team} ({', '.join(f'{d.agent} {d.used_percent}%' for d in disks)})" for team, disks in full if disks]
+    if not named:
+        return None
+    return f"agent disk above {DISK_WARNING}% used: {'; '.join(named)} (the pipeline's clean-up keeps the base images)"
 
 
 def _run(team: TeamStatus, now: datetime) -> str:
@@ -133,6 +170,7 @@ def document(board: Board) -> dict[str, Any]:
             {
                 "team": t.team,
                 "agent": {"online": t.agents.online, "total": t.agents.total, "error": t.agents.error},
+                "disks": [{"agent": d.agent, "usedPercent": d.used_percent, "build": d.build} for d in t.run.disks],
                 "run": {
                     "source": t.run.source,
                     "status": t.run.status,
@@ -165,7 +203,10 @@ def table(board: Board) -> RenderableType:
         grid.add_column(column, no_wrap=column == "team")
     for team in board.teams:
         *values, verdict = cells(team, board.checked_at)
-        grid.add_row(*(Text(value) for value in values), Text(verdict, style=STYLES.get(team.verdict, "")))
+        texts = [Text(value) for value in values]
+        if full_disks(team):
+            texts[COLUMNS.index("agent disk")].stylize("bold red")
+        grid.add_row(*texts, Text(verdict, style=STYLES.get(team.verdict, "")))
     lines = [Text(f"{board.summary_line()} ({board.when()})", style="bold")]
     return Group(grid, *lines, *(Text(f"note: {note}") for note in board.notes))
 

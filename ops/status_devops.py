@@ -14,11 +14,13 @@ The shapes read here are the REST API 7.1's (the api-versions below, TASK_AGENT_
   succeeded, succeededWithIssues, failed, canceled, skipped, abandoned), `jobName`, `owner.name`
   (azure-devops-python-api, azure/devops/v7_1/task_agent/models.py: TaskAgent,
   TaskAgentJobRequest; azure-devops-node-api TaskAgentInterfaces.ts: TaskAgentStatus).
-- Builds - List, `GET {org}/{project}/_apis/build/builds?$top=1&queryOrder=queueTimeDescending`
+- Builds - List, `GET {org}/{project}/_apis/build/builds?$top=10&queryOrder=queueTimeDescending`
   (https://learn.microsoft.com/rest/api/azure/devops/build/builds/list), answers
-  `{"count", "value": [Build {buildNumber, status, result, finishTime}]}`: `status` is BuildStatus
-  (notStarted, inProgress, completed, cancelling, postponed), `result` BuildResult (succeeded,
-  partiallySucceeded, failed, canceled).
+  `{"count", "value": [Build {buildNumber, status, result, finishTime, tags}]}`: `status` is
+  BuildStatus (notStarted, inProgress, completed, cancelling, postponed), `result` BuildResult
+  (succeeded, partiallySucceeded, failed, canceled), `tags` the build's tags, among them the
+  `agent-disk:<agent>:<percent>` that azure-pipelines.yml's last step adds
+  (`##vso[build.addbuildtag]`) with the disk use of the agent it ran on.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ NO_PAT = f"no PAT (set {PAT_VARIABLE})"
 NO_ORGANIZATION = "no organization (azdoOrganizationUrl, or --organization)"
 CELL = 90  # characters of a server's text shown in a cell
 HIDDEN = "[secret]"
+DISK_TAG = "agent-disk:"  # agent-disk:<agent name>:<percent used>, a build tag of the pipeline
+DISK_BUILDS = 10  # the newest builds read for each agent's last disk use
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,13 @@ class Agents:
 
 
 @dataclass(frozen=True)
+class Disk:
+    agent: str
+    used_percent: int
+    build: str | None  # the build whose clean-up measured it
+
+
+@dataclass(frozen=True)
 class Run:
     source: str = ""  # "pipeline": the project's last build; "agents": the pool's jobs
     status: str | None = None  # BuildStatus; None (and no error): no run yet
@@ -57,6 +68,7 @@ class Run:
     number: str | None = None
     finished: str | None = None  # as the server wrote it (RFC 3339)
     error: str | None = None
+    disks: tuple[Disk, ...] = ()  # each agent's disk use, from the newest build that says it
 
 
 class ProbeError(Exception):
@@ -148,7 +160,8 @@ def _job_name(job: dict[str, Any]) -> str | None:
 
 
 def _last_build(session: requests.Session, project_url: str, timeout: float, definition: str | None) -> Run:
-    asked = {"$top": "1", "queryOrder": "queueTimeDescending", **({"definitions": definition} if definition else {})}
+    asked = {"$top": str(DISK_BUILDS), "queryOrder": "queueTimeDescending"}
+    asked.update({"definitions": definition} if definition else {})
     builds = _values(_get(session, f"{project_url}/_apis/build/builds", asked, timeout, BUILD_API), "builds")
     if not builds:
         return Run("pipeline")
@@ -159,7 +172,20 @@ def _last_build(session: requests.Session, project_url: str, timeout: float, def
         _text(build.get("result")),
         _text(build.get("buildNumber")),
         _text(build.get("finishTime")),
+        disks=disks(builds),
     )
+
+
+def disks(builds: list[dict[str, Any]]) -> tuple[Disk, ...]:
+    """Each agent's disk use from its newest build's `agent-disk:<agent>:<percent>` tag, by agent."""
+    found: dict[str, Disk] = {}
+    for build in builds:  # newest first
+        tags = build.get("tags")
+        for tag in tags if isinstance(tags, list) else []:
+            agent, _, percent = str(tag).removeprefix(DISK_TAG).rpartition(":")
+            if str(tag).startswith(DISK_TAG) and agent and percent.isdigit() and agent not in found:
+                found[agent] = Disk(agent, min(int(percent), 100), _text(build.get("buildNumber")))
+    return tuple(sorted(found.values(), key=lambda d: d.agent))
 
 
 def _get(session: requests.Session, url: str, params: dict[str, str], timeout: float, version: str) -> Any:

@@ -30,7 +30,7 @@ import pytest
 from infra.config import load_stack
 from ops import status, vm_power
 from ops.status_board import Board, html_page, markdown
-from ops.status_devops import NO_PAT, PAT_VARIABLE, Agents, Run
+from ops.status_devops import DISK_TAG, NO_PAT, PAT_VARIABLE, Agents, Run
 from ops.status_probes import NO_LOGIN, App, Image, TeamStatus, Vm
 from promotion.registry_client import RegistryClient, RegistryError
 from tests.support import arm_compute, fake_pulumi, organizer_day
@@ -49,6 +49,7 @@ SLOW = ("team07", "team11", "team12")  # their apps hang past the timeout
 OFFLINE, DEALLOCATED, TWO_AGENTS = "team08", "team09", "team10"
 FAILING, UNREACHABLE = "team13", "team21"
 NO_IMAGE = TEAMS[24:]  # nothing pushed yet
+FULL_DISK = "team02"  # its agent's last clean-up found the disk 86 % used
 WITHOUT_PROJECT = (AGENT_DONE, AGENT_JOB)  # their last run is read from their pool's agents
 NO_ADDRESS = (FAILED_RUN, BUILDING, AGENT_JOB, OFFLINE, DEALLOCATED, *NO_IMAGE)
 EXPECTED = {
@@ -119,6 +120,11 @@ def _push(registry: LocalRegistry, team: str) -> dict[str, str]:
     return digests
 
 
+def disk(agent: str, used: int) -> str:
+    """The build tag azure-pipelines.yml's clean-up adds."""
+    return f"{DISK_TAG}{agent}:{used}"
+
+
 def _devops_day(pat: str) -> dict[str, Any]:
     pools, projects = [], {}
     for n, team in enumerate(TEAMS, start=1):
@@ -144,8 +150,18 @@ def _devops_day(pat: str) -> dict[str, Any]:
             ]
         elif team == BUILDING:
             projects[f"{team}-musicstore"] = [build(number, "inProgress")]
+        elif team == TWO_AGENTS:
+            # Each agent's disk as its own last build recorded it: the newer build ran on the first.
+            first, second = vm_names(team)
+            projects[f"{team}-musicstore"] = [
+                build(number, "completed", result="succeeded", finish_time=finished(30), tags=[disk(first, 55)]),
+                build("20250110.0", "completed", result="succeeded", queued="2024-12-31T08:00:00.0000000Z")
+                | {"tags": [disk(second, 47), disk(first, 99)]},
+            ]
         else:
-            done = build(number, "completed", result="succeeded", finish_time=finished(30))
+            used = 86 if team == FULL_DISK else 40
+            tags = [disk(vm_names(team)[0], used)]
+            done = build(number, "completed", result="succeeded", finish_time=finished(30), tags=tags)
             projects[f"{team}-musicstore"] = [] if team in NO_IMAGE else [done]
     apps = {team: {"status": 200} for team in TEAMS if team not in NO_ADDRESS}
     apps.update({team: {"delay": 60} for team in SLOW})
@@ -328,6 +344,32 @@ def test_the_table_shows_the_image_tag_and_its_shortened_digest(as_table: Round,
     row = next(line for line in as_table.out.splitlines() if "team01" in line)
     assert f"42 (develop) {digest[: len('sha256:') + 12]}" in row and digest not in row
     assert "30 teams: 14 ready, 2 building, 14 stuck" in as_table.out
+
+
+def test_each_agents_disk_is_its_newest_builds_record(as_json: Round) -> None:
+    teams = as_json.teams()
+    assert teams["team01"]["disks"] == [{"agent": "vm-team01-1", "usedPercent": 40, "build": "20250101.1"}]
+    assert [(d["agent"], d["usedPercent"]) for d in teams[TWO_AGENTS]["disks"]] == [
+        (f"vm-{TWO_AGENTS}-1", 55),  # its newer build's, not the 99 an older one recorded
+        (f"vm-{TWO_AGENTS}-2", 47),
+    ]
+    assert teams[BUILDING]["disks"] == [] and teams[AGENT_DONE]["disks"] == []
+
+
+def test_a_disk_above_80_percent_is_flagged_and_named_in_a_note(as_json: Round, as_table: Round) -> None:
+    [note] = [n for n in as_json.document()["notes"] if n.startswith("agent disk above 80% used")]
+    assert note.startswith(f"agent disk above 80% used: {FULL_DISK} (vm-{FULL_DISK}-1 86%)")
+    assert as_json.teams()[FULL_DISK]["verdict"] == "ready"  # a warning, not a verdict
+    rows = {line.split("|")[1].strip(): line for line in as_table.board.read_text().splitlines() if "| team" in line}
+    assert "| 86% (above 80%) |" in rows[FULL_DISK] and "| 40% |" in rows["team01"]
+    assert f"| vm-{TWO_AGENTS}-1 55%, vm-{TWO_AGENTS}-2 47% |" in rows[TWO_AGENTS]
+    assert "| unknown: no pipeline project |" in rows[AGENT_DONE] and "| not reported yet |" in rows[BUILDING]
+    assert "note: agent disk above 80% used" in as_table.out
+
+
+def test_the_pipeline_writes_the_disk_tag_the_board_reads() -> None:
+    pipeline = (organizer_day.ROOT / "azure-pipelines.yml").read_text()
+    assert f"##vso[build.addbuildtag]{DISK_TAG}$(Agent.Name):$used" in pipeline
 
 
 def test_a_registry_without_the_repository_has_no_image_yet(as_json: Round) -> None:
@@ -557,7 +599,7 @@ def test_the_board_escapes_every_value() -> None:
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert '<meta http-equiv="refresh" content="30">' in page
     [row] = [line for line in table.splitlines() if "alert" in line]
-    assert "<script>" not in row and row.count(" | ") == 6  # the cells' own bars are escaped
+    assert "<script>" not in row and row.count(" | ") == 7  # the cells' own bars are escaped
 
 
 @pytest.mark.parametrize(

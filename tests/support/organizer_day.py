@@ -103,9 +103,11 @@ def build(
     finish_time: str | None = None,
     definition: int = 1,
     queued: str = "2025-01-01T08:00:00.0000000Z",
+    tags: list[str] | None = None,
 ) -> dict[str, Any]:
     """A Build as Builds - List answers it."""
     return {
+        "tags": tags or [],
         "id": int(re.sub(r"\D", "", number) or 0) % 100000,
         "buildNumber": number,
         "status": status,
