@@ -72,7 +72,7 @@ class ContainerRegistry(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         if args.purge is not None:
-            self._create_purge(name, args, registry)
+            self._create_purge(name, args, args.purge, registry)
         credentials = containerregistry.list_registry_credentials_output(
             resource_group_name=args.resource_group_name,
             registry_name=registry.name,
@@ -95,13 +95,13 @@ class ContainerRegistry(pulumi.ComponentResource):
             }
         )
 
-    def _create_purge(self, name: str, args: ContainerRegistryArgs, registry: containerregistry.Registry) -> None:
+    def _create_purge(
+        self, name: str, args: ContainerRegistryArgs, purge: PurgeArgs, registry: containerregistry.Registry
+    ) -> None:
         """A timer-triggered task of one step, `acr purge` (Microsoft.ContainerRegistry/registries/
         tasks; azure-native sends API 2019-06-01-preview for it). It runs in ACR, apart from any
         build: a run that fails is a failed task run in the registry's task history, never a
         failed pipeline."""
-        purge = args.purge
-        assert purge is not None
         containerregistry.Task(
             f"{name}-purge",
             registry_name=registry.name,

@@ -96,7 +96,8 @@ def disk_note(teams: tuple[TeamStatus, ...]) -> str | None:
     named = [f"{team} ({', '.join(f'{d.agent} {d.used_percent}%' for d in disks)})" for team, disks in full if disks]
     if not named:
         return None
-    return f"agent disk above {DISK_WARNING}% used: {'; '.join(named)} (the pipeline's clean-up keeps the base images)"
+    where = "`docker system df` on the agent shows what holds it"
+    return f"agent disk above {DISK_WARNING}% used: {'; '.join(named)} ({where})"
 
 
 def _run(team: TeamStatus, now: datetime) -> str:
