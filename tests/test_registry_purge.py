@@ -9,7 +9,13 @@ import base64
 import pytest
 import yaml
 
-from components.container_registry import PROD_PURGE_TAG
+from components.container_registry import (
+    PROD_PURGE_TAG,
+    PURGE_TASK_NAME,
+    ContainerRegistry,
+    ContainerRegistryArgs,
+    PurgeArgs,
+)
 from components.registry_purge import (
     PurgeRule,
     cron_sets,
@@ -23,6 +29,7 @@ from components.registry_purge import (
 from offline import recording
 from offline.plan import Plan, make_plan
 from offline.render import render
+from tests.conftest import Recorder
 
 TASK = "azure-native:containerregistry:Task"
 RULE = PurgeRule(repository="mvcmusicstore", keep=10)
@@ -166,3 +173,32 @@ def test_a_digest_the_app_runs_is_pinned_in_its_registry() -> None:
     assert image.endswith(f"/mvcmusicstore@{DIGEST}")
     unpurged = recording.run("dev", overrides={"appImageDigest": DIGEST, "registryPurge": "false"})
     assert [r for r in unpurged.resources.values() if r.name == "team1-pin"] == []
+
+
+def _registry(purge: PurgeArgs | None) -> None:
+    ContainerRegistry(
+        "red-registry",
+        ContainerRegistryArgs(
+            resource_group_name="rg",
+            location="westeurope",
+            name_prefix="gdbc",
+            environment="dev",
+            team="red",
+            tags={"environment": "dev", "team": "red", "expires-at": "never"},
+            purge=purge,
+        ),
+    )
+
+
+def test_a_registry_without_purge_args_has_no_task(recorder: Recorder) -> None:
+    assert recorder(lambda: _registry(None)).of_type(TASK) == []
+
+
+def test_a_registrys_purge_runs_its_rule_on_its_schedule(recorder: Recorder) -> None:
+    rec = recorder(lambda: _registry(PurgeArgs(rule=PurgeRule(repository="shop", keep=3), schedule="0 2 * * *")))
+    [task] = rec.of_type(TASK)
+    [registry] = rec.of_type("azure-native:containerregistry:Registry")
+    assert task.plain("registryName") == registry.plain("registryName") and task.plain("taskName") == PURGE_TASK_NAME
+    assert task.plain("step.encodedTaskContent") == encoded_task(PurgeRule(repository="shop", keep=3))
+    assert task.plain("trigger.timerTriggers.0.schedule") == "0 2 * * *"
+    assert task.plain("tags") == {"environment": "dev", "team": "red", "expires-at": "never"}
