@@ -128,3 +128,28 @@ def test_the_venv_holds_the_locked_versions() -> None:
         if entry.requirement.marker is None or entry.requirement.marker.evaluate()
     }
     assert {name: installed.get(name) for name in wanted} == wanted
+
+
+def test_loadgroup_keeps_each_xdist_group_on_one_worker(tmp_path: Path) -> None:
+    """The engine tests share a deployment per xdist group (`--dist loadgroup`, pyproject.toml):
+    with the installed pytest and pytest-xdist, every test of a group runs on the same worker."""
+    (tmp_path / "test_groups.py").write_text(
+        "import os, pytest\n"
+        "pytestmark = pytest.mark.xdist_group('stacks')\n"
+        "@pytest.mark.parametrize('n', range(6))\n"
+        "def test_member(n):\n"
+        "    open(f'worker-{n}', 'w').write(os.environ['PYTEST_XDIST_WORKER'])\n"
+        "def test_alone():\n"
+        "    pass\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    workers = {(tmp_path / f"worker-{n}").read_text() for n in range(6)}
+    assert len(workers) == 1, workers
