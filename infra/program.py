@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -310,24 +311,16 @@ def _image(
             lambda server: naming.image_reference(server, app.image_repository, app.image_tag, app.image_digest)
         )
     origin = source.get_output("teams").apply(lambda teams: _source_team(teams, team))
-    promotion = ImagePromotion(
-        f"{team}-promotion",
-        ImagePromotionArgs(
-            repository=app.image_repository,
-            digest=cfg.promotion.digest,
-            tag=cfg.promotion.tag,
-            method=cfg.promotion.method,
-            source_server=origin.apply(lambda t: str(t["registryLoginServer"])),
-            source_username=origin.apply(lambda t: str(t["registryAdminUsername"])),
-            source_password=origin.apply(lambda t: str(t["registryAdminPassword"])),
-            source_registry_id=origin.apply(lambda t: str(t["registryId"])),
-            target_server=registry.login_server,
-            target_username=registry.admin_username,
-            target_password=registry.admin_password,
-            target_registry_id=registry.resource_id,
-        ),
+    promoted_from = _RegistryAccess(
+        origin.apply(lambda t: str(t["registryLoginServer"])),
+        origin.apply(lambda t: str(t["registryAdminUsername"])),
+        origin.apply(lambda t: str(t["registryAdminPassword"])),
+        origin.apply(lambda t: str(t["registryId"])),
     )
-    return promotion.image
+    promotion = cfg.promotion
+    return _promote(
+        f"{team}-promotion", cfg, promotion.digest, promotion.tag, promotion.method, promoted_from, registry
+    )
 
 
 def _pinned(cfg: StackConfig, team: str, registry: ContainerRegistry, digest: str) -> pulumi.Output[str]:
@@ -335,24 +328,48 @@ def _pinned(cfg: StackConfig, team: str, registry: ContainerRegistry, digest: st
     spare a digest, only a tag outside its filter, and would delete the manifest once its build
     id went. The same promotion as prod's, within one registry (ACR import, else a copy of the
     manifest alone: every blob is there)."""
-    pin = ImagePromotion(
-        f"{team}-pin",
+    own = _RegistryAccess(registry.login_server, registry.admin_username, registry.admin_password, registry.resource_id)
+    return _promote(f"{team}-pin", cfg, digest, pin_tag(digest), "auto", own, registry)
+
+
+@dataclass(frozen=True)
+class _RegistryAccess:
+    """Where a promotion reads the image: the registry's login server, admin credentials and id."""
+
+    server: pulumi.Input[str]
+    username: pulumi.Input[str]
+    password: pulumi.Input[str]
+    registry_id: pulumi.Input[str]
+
+
+def _promote(
+    name: str,
+    cfg: StackConfig,
+    digest: str,
+    tag: str,
+    method: str,
+    source: _RegistryAccess,
+    target: ContainerRegistry,
+) -> pulumi.Output[str]:
+    """The app's image copied by digest from `source` into the team's registry, tagged `tag`."""
+    promotion = ImagePromotion(
+        name,
         ImagePromotionArgs(
             repository=cfg.app.image_repository,
             digest=digest,
-            tag=pin_tag(digest),
-            method="auto",
-            source_server=registry.login_server,
-            source_username=registry.admin_username,
-            source_password=registry.admin_password,
-            source_registry_id=registry.resource_id,
-            target_server=registry.login_server,
-            target_username=registry.admin_username,
-            target_password=registry.admin_password,
-            target_registry_id=registry.resource_id,
+            tag=tag,
+            method=method,
+            source_server=source.server,
+            source_username=source.username,
+            source_password=source.password,
+            source_registry_id=source.registry_id,
+            target_server=target.login_server,
+            target_username=target.admin_username,
+            target_password=target.admin_password,
+            target_registry_id=target.resource_id,
         ),
     )
-    return pin.image
+    return promotion.image
 
 
 def _source_team(teams: Any, team: str) -> dict[str, Any]:

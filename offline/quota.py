@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from infra.stack_config import StackConfig
@@ -111,13 +112,7 @@ def check(rec: Recording, cfg: StackConfig) -> list[Finding]:
 
 
 def _windows_capacity(rec: Recording) -> list[Finding]:
-    needed = 0.0
-    for d in rec.of_type("kubernetes:apps/v1:Deployment"):
-        pod = d.plain("spec.template.spec") or {}
-        if (pod.get("nodeSelector") or {}).get("kubernetes.io/os") != "windows":
-            continue
-        cpu = sum(_cpu(c.get("resources", {}).get("requests", {}).get("cpu", "0")) for c in pod.get("containers", []))
-        needed += cpu * int(d.plain("spec.replicas") or 1)
+    needed = _requested(rec, "windows", "cpu", _cpu)
     room = 0.0
     for pool in rec.of_type("azure-native:containerservice:AgentPool"):
         size = VM_SIZES.get(pool.plain("vmSize") or "")
@@ -141,15 +136,7 @@ def _windows_capacity(rec: Recording) -> list[Finding]:
 def _linux_capacity(rec: Recording) -> list[Finding]:
     """The memory the Linux pods request (the SQL Servers, 2 GiB each) against the Linux pools':
     a pod that fits no node stays Pending, and `pulumi up`, waiting for its Deployment, fails."""
-    needed = 0.0
-    for d in rec.of_type("kubernetes:apps/v1:Deployment"):
-        pod = d.plain("spec.template.spec") or {}
-        if (pod.get("nodeSelector") or {}).get("kubernetes.io/os") != "linux":
-            continue
-        memory = sum(
-            _gib(c.get("resources", {}).get("requests", {}).get("memory", "0")) for c in pod.get("containers", [])
-        )
-        needed += memory * int(d.plain("spec.replicas") or 1)
+    needed = _requested(rec, "linux", "memory", _gib)
     pools = [
         p
         for c in rec.of_type("azure-native:containerservice:ManagedCluster")
@@ -174,6 +161,18 @@ def _linux_capacity(rec: Recording) -> list[Finding]:
             )
         ]
     return []
+
+
+def _requested(rec: Recording, os: str, resource: str, amount: Callable[[str], float]) -> float:
+    """What the Deployments' pods on `os` nodes request of `resource`, all replicas together."""
+    total = 0.0
+    for d in rec.of_type("kubernetes:apps/v1:Deployment"):
+        pod = d.plain("spec.template.spec") or {}
+        if (pod.get("nodeSelector") or {}).get("kubernetes.io/os") != os:
+            continue
+        requests = [c.get("resources", {}).get("requests", {}).get(resource, "0") for c in pod.get("containers", [])]
+        total += sum(amount(r) for r in requests) * int(d.plain("spec.replicas") or 1)
+    return total
 
 
 def _gib(quantity: str) -> float:

@@ -241,6 +241,15 @@ def test_windows_pools_too_small_for_the_apps_warn() -> None:
     assert "the apps request 30 vCPUs on Windows nodes, the pools hold 3.5" in finding.message
 
 
+def test_a_linux_pool_too_small_for_the_sql_servers_warns(venue: Plan) -> None:
+    """30 SQL Servers of 2 GiB: two 8 GiB nodes (less AKS's 1.5 GiB each) hold 13 GiB; the
+    committed venue's five 16 GiB nodes hold them."""
+    assert [f for f in venue.findings if f.rule == "linux-pool-capacity"] == []
+    plan = make_plan(VENUE, overrides={"systemPoolVmSize": "Standard_D2s_v5", "systemPoolCount": "2"})
+    [finding] = [f for f in plan.findings if f.rule == "linux-pool-capacity"]
+    assert "the Linux pods request 60 GiB of memory, the Linux pools hold 13 " in finding.message
+
+
 # --- teams by count ----------------------------------------------------------------------
 
 
