@@ -23,11 +23,21 @@ from offline.recording import Recording
 # A Windows node keeps about half a vCPU for the OS, kubelet and containerd.
 WINDOWS_NODE_RESERVED_CPU = 0.5
 UPGRADE_SURGE_NODES = 1
-# What of a Linux node's memory pods cannot have: AKS's kube-reserved (from 1.29, 20 MiB per pod
-# of maxPods plus 50 MiB; learn.microsoft.com/azure/aks/node-resource-reservations), the
-# 100 MiB eviction threshold, and the requests of AKS's own pods on each node (CoreDNS, the
-# metrics server, konnectivity, the CSI and network daemons): about 1.5 GiB together.
-LINUX_NODE_RESERVED_GIB = 1.5
+# What of a Linux node's memory pods cannot have (learn.microsoft.com/azure/aks/node-resource-reservations,
+# AKS 1.29 and later): kube-reserved, the lesser of 20 MB per pod of the pool's maxPods plus
+# 50 MB and a quarter of the memory; the kubelet's 100 MiB eviction threshold; and the requests of
+# AKS's own pods on each node (CoreDNS, the metrics server, konnectivity, the CSI and network
+# daemons), about half a GiB. A pool without maxPods has Azure CNI Overlay's default, 250, so
+# a 16 GiB node keeps 4 GiB for kube-reserved alone.
+OVERLAY_DEFAULT_MAX_PODS = 250
+EVICTION_GIB = 100 / 1024
+AKS_SYSTEM_PODS_GIB = 0.5
+
+
+def linux_reserved_gib(memory_gib: float, max_pods: int) -> float:
+    """What a Linux node of `memory_gib` keeps from the pods' requests."""
+    kube_reserved = min((20 * max_pods + 50) / 1024, memory_gib / 4)
+    return kube_reserved + EVICTION_GIB + AKS_SYSTEM_PODS_GIB
 
 
 @dataclass(frozen=True)
@@ -134,30 +144,42 @@ def _windows_capacity(rec: Recording) -> list[Finding]:
 
 
 def _linux_capacity(rec: Recording) -> list[Finding]:
-    """The memory the Linux pods request (the SQL Servers, 2 GiB each) against the Linux pools':
-    a pod that fits no node stays Pending, and `pulumi up`, waiting for its Deployment, fails."""
-    needed = _requested(rec, "linux", "memory", _gib)
+    """The Linux pods (the SQL Servers, 2 GiB each) placed on the Linux nodes as the scheduler
+    places them, a whole pod on one node: a pod that fits no node stays Pending, and `pulumi up`,
+    waiting for its Deployment, fails."""
+    pods = sorted(_pod_requests(rec, "linux", "memory", _gib), reverse=True)
     pools = [
         p
         for c in rec.of_type("azure-native:containerservice:ManagedCluster")
         for p in c.plain("agentPoolProfiles") or []
     ]
     pools += [p.plain_inputs() for p in rec.of_type("azure-native:containerservice:AgentPool")]
-    room = 0.0
+    free: list[float] = []
     for pool in pools:
         size = VM_SIZES.get(pool.get("vmSize") or "")
         if (pool.get("osType") or "Linux") == "Linux" and size:
             nodes = max(int(pool.get("count") or 0), int(pool.get("maxCount") or 0))
-            room += nodes * (size.memory_gib - LINUX_NODE_RESERVED_GIB)
-    if needed > room:
+            max_pods = int(pool.get("maxPods") or OVERLAY_DEFAULT_MAX_PODS)
+            free += [size.memory_gib - linux_reserved_gib(size.memory_gib, max_pods)] * nodes
+    room = sum(free)
+    pending = 0
+    for pod in pods:  # first fit, largest first
+        node = next((i for i, left in enumerate(free) if left >= pod), None)
+        if node is None:
+            pending += 1
+        else:
+            free[node] -= pod
+    if pending:
+        per_node = 16 - linux_reserved_gib(16, OVERLAY_DEFAULT_MAX_PODS)
+        fits = max(1, math.floor(per_node / pods[0]))
         return [
             Finding(
                 "warning",
                 "linux-pool-capacity",
                 "stack",
-                f"the Linux pods request {needed:g} GiB of memory, the Linux pools hold {room:g} "
-                f"(systemPoolCount or systemPoolVmSize: about "
-                f"{math.ceil(needed / (16 - LINUX_NODE_RESERVED_GIB))} Standard_D4s_v5 nodes)",
+                f"the Linux pods request {sum(pods):g} GiB of memory, {pods[0]:g} GiB each; the Linux nodes "
+                f"hold {room:.1f} GiB after AKS's reservations, and {pending} of {len(pods)} pods fit no node "
+                f"(systemPoolCount or systemPoolVmSize: about {math.ceil(len(pods) / fits)} Standard_D4s_v5 nodes)",
             )
         ]
     return []
@@ -165,14 +187,19 @@ def _linux_capacity(rec: Recording) -> list[Finding]:
 
 def _requested(rec: Recording, os: str, resource: str, amount: Callable[[str], float]) -> float:
     """What the Deployments' pods on `os` nodes request of `resource`, all replicas together."""
-    total = 0.0
+    return sum(_pod_requests(rec, os, resource, amount))
+
+
+def _pod_requests(rec: Recording, os: str, resource: str, amount: Callable[[str], float]) -> list[float]:
+    """What each pod of the Deployments on `os` nodes requests of `resource`, one per replica."""
+    pods: list[float] = []
     for d in rec.of_type("kubernetes:apps/v1:Deployment"):
         pod = d.plain("spec.template.spec") or {}
         if (pod.get("nodeSelector") or {}).get("kubernetes.io/os") != os:
             continue
         requests = [c.get("resources", {}).get("requests", {}).get(resource, "0") for c in pod.get("containers", [])]
-        total += sum(amount(r) for r in requests) * int(d.plain("spec.replicas") or 1)
-    return total
+        pods += [sum(amount(r) for r in requests)] * int(d.plain("spec.replicas") or 1)
+    return pods
 
 
 def _gib(quantity: str) -> float:

@@ -242,12 +242,19 @@ def test_windows_pools_too_small_for_the_apps_warn() -> None:
 
 
 def test_a_linux_pool_too_small_for_the_sql_servers_warns(venue: Plan) -> None:
-    """30 SQL Servers of 2 GiB: two 8 GiB nodes (less AKS's 1.5 GiB each) hold 13 GiB; the
-    committed venue's five 16 GiB nodes hold them."""
+    """30 SQL Servers of 2 GiB. AKS keeps of a node of maxPods 250 a quarter of its memory for
+    the kubelet, 100 MiB for evictions and about half a GiB for its own pods: a 16 GiB node
+    takes 5 of them, an 8 GiB node 2. The committed venue's six 16 GiB nodes hold the 30; five,
+    the scheduler of a real API server found, leave 5 Pending."""
     assert [f for f in venue.findings if f.rule == "linux-pool-capacity"] == []
+    five = make_plan(VENUE, overrides={"systemPoolCount": "5"})
+    [finding] = [f for f in five.findings if f.rule == "linux-pool-capacity"]
+    assert "5 of 30 pods fit no node" in finding.message
+    assert "about 6 Standard_D4s_v5 nodes" in finding.message
     plan = make_plan(VENUE, overrides={"systemPoolVmSize": "Standard_D2s_v5", "systemPoolCount": "2"})
     [finding] = [f for f in plan.findings if f.rule == "linux-pool-capacity"]
-    assert "the Linux pods request 60 GiB of memory, the Linux pools hold 13 " in finding.message
+    assert "the Linux pods request 60 GiB of memory, 2 GiB each" in finding.message
+    assert "26 of 30 pods fit no node" in finding.message
 
 
 # --- teams by count ----------------------------------------------------------------------
