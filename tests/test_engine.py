@@ -1,6 +1,8 @@
 """Every stack under the real Pulumi CLI: previewed, deployed, deployed again with no change,
 refreshed and torn down, offline. The engine, the dynamic-provider launcher and the executor
-script, the secrets and the YAML reader are the CLI's own, built from pinned modules. Two things
+script, the secrets and the YAML reader are the CLI's own, built from pinned modules. Kubernetes
+is real too: the pulumi-kubernetes provider applies every object to a Kubernetes 1.36 API server
+per stack, with its controllers, scheduler and kwok's nodes (tests/support/kube.py). Two things
 stand in: the providers that need Azure (tests/support/standin_provider.py), and the Python
 language host, whose own Go module the proxy refuses: tools/pulumi/pulumi-language-python wires
 the same sdk/v3 packages (venv resolution, executor, policy proxy) as Pulumi's host. The dev and
@@ -31,6 +33,7 @@ from offline.mocks import SECRET_MARK
 from offline.plan import Plan
 from promotion.registry_client import RegistryClient
 from tests.support.engine import REPOSITORY, Workspace, local_registries, managed, secret_value
+from tests.support.kube_client import KubeError
 from tests.support.local_registry import LocalRegistry
 
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
@@ -47,11 +50,12 @@ class Deployed:
     resources: list[dict[str, Any]]
     outputs: dict[str, Any]
     secrets: list[str]
+    served: list[dict[str, Any]]  # the Kubernetes objects on the API server when the first up ended
 
 
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Workspace:
-    return Workspace.create(tmp_path_factory.mktemp("engine"), engine_bin)
+    return Workspace.create(tmp_path_factory.mktemp("engine"), engine_bin, clusters=tuple(STACKS))
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +74,7 @@ def deployed(workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistr
         workspace.init(stack, secrets, values)
         preview = workspace.pulumi("preview", "--json", stack=stack, check=False)
         up = workspace.pulumi("up", "--yes", stack=stack, check=False)
+        served = workspace.cluster(stack).objects()
         second = workspace.pulumi("up", "--yes", "--expect-no-changes", stack=stack, check=False)
         done[stack] = Deployed(
             preview=preview,
@@ -78,6 +83,7 @@ def deployed(workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistr
             resources=workspace.resources(stack),
             outputs=json.loads(workspace.pulumi("stack", "output", "--json", "--show-secrets", stack=stack).stdout),
             secrets=list(secrets.values()),
+            served=served,
         )
     return done
 
@@ -137,6 +143,135 @@ def test_prod_reads_devs_real_outputs_through_its_stack_reference(deployed: dict
     source = deployed["prod"].outputs["promotionSource"]
     assert source["stack"].endswith("dev")
     assert source["registryLoginServers"] == deployed["dev"].outputs["registryLoginServers"]
+
+
+KUBERNETES_KINDS = {
+    "kubernetes:core/v1:Namespace",
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:core/v1:Service",
+    "kubernetes:core/v1:Secret",
+    "kubernetes:core/v1:PersistentVolumeClaim",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    "kubernetes:core/v1:ServiceAccount",
+    "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+}
+
+
+def identity(obj: dict[str, Any]) -> tuple[str, str, str]:
+    meta = obj["metadata"]
+    return obj["kind"], meta.get("namespace") or "", meta["name"]
+
+
+def kubernetes_state(run: Deployed) -> list[dict[str, Any]]:
+    return [r for r in run.resources if r["type"].startswith("kubernetes:") and r.get("custom", True) and "id" in r]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_up_applies_every_kubernetes_object_to_the_api_server(stack: str, deployed: dict[str, Deployed]) -> None:
+    run = deployed[stack]
+    state = [r for r in kubernetes_state(run) if r["type"] in KUBERNETES_KINDS]
+    assert state
+    # What the server holds in the program's namespaces is what the state holds: nothing missing,
+    # nothing more (a namespace's own "default" service account aside, which the server makes).
+    served = {identity(o["object"]) for o in run.served if o["name"] != "default" or "namespaces" in o["path"]}
+    assert {identity(r["outputs"]) for r in state} == served
+
+
+def test_the_stacks_make_every_kind_of_kubernetes_object_between_them(deployed: dict[str, Deployed]) -> None:
+    # Prod has no in-cluster database and no pipeline access of its own; dev and the venue have.
+    made = {r["type"] for run in deployed.values() for r in kubernetes_state(run)}
+    assert made >= KUBERNETES_KINDS
+
+
+def contains(actual: Any, expected: Any) -> bool:
+    """`actual` holds every key and item of `expected` (what the server added is allowed)."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(contains(actual.get(k), v) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(actual) == len(expected) and all(map(contains, actual, expected))
+    return bool(actual == expected)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_network_policies_are_served_as_the_program_wrote_them(stack: str, deployed: dict[str, Deployed]) -> None:
+    run = deployed[stack]
+    served = {identity(o["object"]): o["object"] for o in run.served}
+    policies = [r for r in kubernetes_state(run) if r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+    assert policies
+    for policy in policies:
+        assert contains(served[identity(policy["outputs"])]["spec"], policy["inputs"]["spec"]), policy["urn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_up_waited_until_every_awaited_deployment_rolled_out(stack: str, deployed: dict[str, Deployed]) -> None:
+    """pulumi-kubernetes waits for a Deployment's rollout unless it is annotated skipAwait; the
+    program awaits where the stack says so (components/music_store_app.py, `await_rollout`)."""
+    deployments = [o["object"] for o in deployed[stack].served if o["path"].endswith("/deployments")]
+    assert deployments
+    awaited = [d for d in deployments if (d["metadata"].get("annotations") or {}).get("pulumi.com/skipAwait") != "true"]
+    assert awaited, "some Deployment is awaited"
+    for deployment in awaited:
+        status = deployment.get("status") or {}
+        assert status.get("availableReplicas") == deployment["spec"]["replicas"], identity(deployment)
+
+
+def revealed(value: Any) -> Any:
+    """A value of `pulumi stack export --show-secrets`, its secrets unwrapped (the export writes
+    each as {SIG: SECRET_SIG, "plaintext": "<JSON of the value>"})."""
+    if isinstance(value, dict):
+        if "plaintext" in value and len(value) == 2:
+            return revealed(json.loads(value["plaintext"]))
+        return {k: revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [revealed(v) for v in value]
+    return value
+
+
+def pipeline_tokens(workspace: Workspace, stack: str) -> dict[str, str]:
+    """Each team namespace's pipeline token, as the stack hands it to Azure DevOps' Kubernetes
+    service connection (its serviceAccount's token: the Secret's data, base64)."""
+    exported = json.loads(workspace.pulumi("stack", "export", "--show-secrets", stack=stack).stdout)
+    resources = revealed(exported["deployment"]["resources"])
+    secrets = {
+        r["outputs"]["metadata"]["namespace"]: r["outputs"]["data"]["token"]
+        for r in resources
+        if r["type"] == "kubernetes:core/v1:Secret" and r["outputs"]["metadata"]["name"] == "azure-pipelines-token"
+    }
+    connections = [
+        r["inputs"]["serviceAccount"]["token"]
+        for r in resources
+        if r["type"] == "azuredevops:index/serviceEndpointKubernetes:ServiceEndpointKubernetes"
+    ]
+    assert sorted(connections) == sorted(secrets.values()), "each connection holds its namespace's real token"
+    return {namespace: base64.b64decode(token).decode() for namespace, token in secrets.items()}
+
+
+@pytest.mark.parametrize("stack", ["dev", "venue-ams"])
+def test_the_pipeline_token_may_deploy_in_its_namespace_and_nothing_else(stack: str, workspace: Workspace) -> None:
+    cluster = workspace.cluster(stack)
+    tokens = pipeline_tokens(workspace, stack)
+    namespaces = sorted(tokens)
+    for own in namespaces:
+        other = next((n for n in namespaces if n != own), "kube-system")
+        pipeline = cluster.client(tokens[own])
+        for verb in ("create", "update", "patch", "get"):
+            assert pipeline.may(verb, "deployments", namespace=own, group="apps"), (own, verb)
+        assert not pipeline.may("get", "secrets", namespace=other), (own, other)
+        assert not pipeline.may("list", "secrets", namespace=other), (own, other)
+        for resource, group in (("namespaces", ""), ("clusterrolebindings", "rbac.authorization.k8s.io")):
+            assert not pipeline.may("create", resource, group=group), (own, resource)
+        assert not pipeline.may("create", "deployments", namespace=other, group="apps"), (own, other)
+    # And the calls themselves, as `kubectl apply` makes them (a server-side dry run changes nothing).
+    own, other = namespaces[0], next((n for n in namespaces[1:]), "kube-system")
+    pipeline = cluster.client(tokens[own])
+    app = pipeline.get(f"/apis/apps/v1/namespaces/{own}/deployments/mvcmusicstore")
+    patch = {"spec": {"template": {"metadata": {"annotations": {"build": "4711"}}}}}
+    pipeline.patch(f"/apis/apps/v1/namespaces/{own}/deployments/mvcmusicstore?dryRun=All", patch)
+    with pytest.raises(KubeError) as refused:
+        pipeline.get(f"/api/v1/namespaces/{other}/secrets")
+    assert refused.value.status == 403
+    assert app["metadata"]["namespace"] == own
 
 
 def readable(text: str) -> str:
@@ -227,14 +362,20 @@ def test_a_stack_that_keeps_the_rules_passes_the_policy_pack(
 def test_refresh_keeps_every_object(workspace: Workspace, deployed: dict[str, Deployed]) -> None:
     workspace.pulumi("refresh", "--yes", stack="dev")
     assert managed(workspace.resources("dev")) == managed(deployed["dev"].resources)
+    # What the server defaults (and the refresh read back) makes no change either.
+    after = workspace.pulumi("preview", "--expect-no-changes", "--diff", stack="dev", check=False)
+    assert after.returncode == 0, after.stdout[-6000:]
 
 
-def test_a_refresh_while_the_cluster_is_unreachable_drops_no_kubernetes_object(
+def test_a_refresh_while_the_api_server_is_stopped_drops_no_kubernetes_object(
     workspace: Workspace, deployed: dict[str, Deployed]
 ) -> None:
-    refresh = workspace.pulumi(
-        "refresh", "--yes", stack="dev", check=False, env={"MUSICSTORE_STANDIN_UNREACHABLE": "kubernetes"}
-    )
+    cluster = workspace.cluster("dev")
+    cluster.stop_api_server()
+    try:
+        refresh = workspace.pulumi("refresh", "--yes", stack="dev", check=False)
+    finally:
+        cluster.start_api_server()
     # Without deleteUnreachable the provider fails the refresh instead of reporting objects gone.
     assert refresh.returncode != 0 and "unreachable" in refresh.stdout + refresh.stderr
     assert managed(workspace.resources("dev")) == managed(deployed["dev"].resources)
@@ -257,18 +398,22 @@ def test_pulumi_destroy_empties_a_stack(workspace: Workspace, deployed: dict[str
     assert refused.returncode != 0
     assert f'config musicstore:expiresAt = "{passed}": has passed' in refused.stdout + refused.stderr
     assert "Traceback" not in refused.stdout + refused.stderr
+    assert workspace.cluster(venue).objects() != []
     workspace.pulumi("destroy", "--yes", stack=venue)
     assert managed(workspace.resources(venue)) == Counter()
     assert workspace.cloud_objects(venue) == []
+    # The API server was up: every object the program made is gone from it.
+    assert workspace.cluster(venue).objects() == []
 
 
 def test_the_teardown_command_empties_a_stack_through_the_automation_api_even_with_the_cluster_gone(
     workspace: Workspace, deployed: dict[str, Deployed]
 ) -> None:
+    workspace.cluster("dev").stop_api_server()  # the cluster went first, with its resource group
     done = subprocess.run(
         [sys.executable, "-m", "ops.cli", "teardown", "dev", "--confirm", "destroy dev"],
         cwd=workspace.project,
-        env={**workspace.env, "MUSICSTORE_STANDIN_UNREACHABLE": "kubernetes"},
+        env=workspace.env,
         capture_output=True,
         text=True,
         timeout=1800,
@@ -276,9 +421,7 @@ def test_the_teardown_command_empties_a_stack_through_the_automation_api_even_wi
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "dev" not in workspace.pulumi("stack", "ls", "--json").stdout
-    left = workspace.cloud_objects("dev")
     # Azure's objects are gone; the Kubernetes objects could not be reached, so they were only
-    # dropped from the state (their cluster went with the resource group).
-    assert [o for o in left if not o["type"].startswith("kubernetes:")] == []
-    assert {o["type"] for o in left} >= {"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Namespace"}
+    # dropped from the state (PULUMI_K8S_DELETE_UNREACHABLE; their cluster went with the group).
+    assert workspace.cloud_objects("dev") == []
     assert os.path.exists(workspace.project / "Pulumi.dev.yaml")

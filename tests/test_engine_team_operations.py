@@ -20,7 +20,7 @@ from tests.support import arm_compute
 from tests.support.arm_compute import Compute, StaticToken, journal_lines
 from tests.support.engine import Workspace, secret_value
 
-pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
+pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine-teams")]
 STACK = "dev"
 OFFLINE_OP = {CREATE: "create", DELETE: "delete"}
 
@@ -124,6 +124,9 @@ def test_a_removal_deletes_that_teams_resources_and_leaves_the_others_as_they_we
     after = exported(ws)
     assert set(before) - set(after) == {c.urn for c in plan.changes}
     assert untouched(before, after) == sorted(after)
+    # On the API server too: blue's namespace is gone with everything in it, red's stays.
+    served = {o["namespace"] or o["name"] for o in ws.cluster(STACK).objects()}
+    assert "musicstore-red" in served and "musicstore-blue" not in served
     assert ws.pulumi("preview", "--expect-no-changes", stack=STACK, check=False).returncode == 0
     # The CLI reads the file as edited: red alone.
     done = subprocess.run(
@@ -135,3 +138,20 @@ def test_a_removal_deletes_that_teams_resources_and_leaves_the_others_as_they_we
         check=False,
     )
     assert done.returncode == 2 and "red is the stack's only team" in done.stderr
+
+
+def test_the_teardown_command_with_the_api_server_up_removes_every_object_from_it(two_teams: Workspace) -> None:
+    ws = two_teams
+    cluster = ws.cluster(STACK)
+    assert cluster.objects() != []
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "teardown", STACK, "--confirm", f"destroy {STACK}"],
+        cwd=ws.project,
+        env=ws.env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert cluster.objects() == []

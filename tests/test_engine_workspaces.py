@@ -27,7 +27,7 @@ from tests.support.engine import (
 )
 from tests.support.local_registry import LocalRegistry
 
-pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
+pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine-workspaces")]
 
 
 # A user at a terminal types one line at each prompt, and nothing reaches a command that does
@@ -77,7 +77,7 @@ def test_the_readmes_default_deployment_runs_as_written(
     """The commands of the README's "Default" section, in one shell as a user types them; the
     only answers given are the PAT at the prompt and the values the section names."""
     dev, prod, digest = registries
-    ws = Workspace.create(tmp_path_factory.mktemp("readme"), engine_bin)
+    ws = Workspace.create(tmp_path_factory.mktemp("readme"), engine_bin, clusters=("dev", "prod"))
     home = ws.base / "user-home"
     home.mkdir()
     env = {k: v for k, v in ws.env.items() if k not in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")}
@@ -104,7 +104,7 @@ def test_the_readmes_team_option_keeps_the_state_in_azure_blob(
     account, key = found.group(1), base64.b64encode(b"engine-tests-azurite-account-key").decode()
     script = re.sub(r"--secrets-provider \"azurekeyvault://[^\"]+\"", "--secrets-provider passphrase", block)
     assert script != block
-    ws = Workspace.create(tmp_path_factory.mktemp("azblob"), engine_bin)
+    ws = Workspace.create(tmp_path_factory.mktemp("azblob"), engine_bin, clusters=("dev",))
     with azurite_blob(account, key) as storage:
         service = BlobServiceClient(
             account_url=f"http://{storage['AZURE_STORAGE_DOMAIN']}/{account}",

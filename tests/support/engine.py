@@ -7,12 +7,16 @@ What it sets up (pulumi-engine.md in the shared reference, and the CLI's source)
 - a copy of the project's tracked files, with `.venv` linked to the project's venv (where
   requirements.txt installed this project), as CI and a user have it;
 - the stand-in provider (tests/support/standin_provider.py) installed as the plugins
-  azure-native, kubernetes, random and azuredevops at exactly the versions the installed SDKs declare in
-  their pulumi-plugin.json, with `pulumi plugin install resource NAME VERSION --file`.
+  azure-native, random and azuredevops at exactly the versions the installed SDKs declare in
+  their pulumi-plugin.json, with `pulumi plugin install resource NAME VERSION --file`;
+- the real pulumi-resource-kubernetes (scripts/build-kube) installed the same way, and for each
+  stack the workspace deploys, a real Kubernetes control plane (tests/support/kube.py) whose
+  admin kubeconfig the stand-in's listClusterAdminCredentials returns.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -27,7 +31,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from components import naming
+from infra.config import load_stack
 from offline.mocks import SECRET_MARK
+from tests.support.kube import Cluster, environment_for, kube_bin, start_cluster
 from tests.support.local_registry import LocalRegistry, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,12 +42,12 @@ PASSPHRASE = "engine-tests-passphrase"
 REPOSITORY = "mvcmusicstore"
 STAND_IN_PACKAGES = {
     "azure-native": "pulumi_azure_native",
-    "kubernetes": "pulumi_kubernetes",
     "random": "pulumi_random",
     "azuredevops": "pulumi_azuredevops",
 }
 
 
+@functools.cache
 def cli_bin() -> Path:
     """The folder with `pulumi` and its Python host (built once, then cached by go.sum)."""
     out = subprocess.run(
@@ -77,6 +84,7 @@ class Workspace:
     base: Path
     bin: Path
     env: dict[str, str] = field(default_factory=dict)
+    clusters: dict[str, Cluster] = field(default_factory=dict)  # by stack
 
     @property
     def project(self) -> Path:
@@ -91,7 +99,11 @@ class Workspace:
         return self.base / "cloud"
 
     @classmethod
-    def create(cls, base: Path, bin_dir: Path, *, backend: str | None = None) -> Workspace:
+    def create(
+        cls, base: Path, bin_dir: Path, *, backend: str | None = None, clusters: tuple[str, ...] = ()
+    ) -> Workspace:
+        """The workspace, with a running Kubernetes control plane for each stack of `clusters`
+        (more start when a command names another stack)."""
         ws = cls(base=base, bin=bin_dir)
         ws.state.mkdir(parents=True, exist_ok=True)
         for name in project_files():
@@ -113,6 +125,8 @@ class Workspace:
         )
         ws.env = env
         ws.install_stand_ins()
+        for stack in clusters:
+            ws.cluster(stack)
         return ws
 
     def install_stand_ins(self) -> None:
@@ -125,10 +139,25 @@ class Workspace:
             launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{provider}" {package} {version} "$@"\n')
             launcher.chmod(0o755)
             self.pulumi("plugin", "install", "resource", package, version, "--file", str(launcher))
+        real = kube_bin() / "pulumi-resource-kubernetes"
+        self.pulumi(
+            "plugin", "install", "resource", "kubernetes", plugin_version("pulumi_kubernetes"), "--file", str(real)
+        )
+
+    def cluster(self, stack: str) -> Cluster:
+        """The stack's AKS cluster as a real control plane, started on first use."""
+        if stack not in self.clusters:
+            cfg = load_stack(stack, root=self.project, deploying=False)
+            name = naming.cluster_name(cfg.name_prefix, cfg.environment)
+            self.clusters[stack] = start_cluster(name, self.base / "kube" / stack, self.cloud, cfg.service_cidr)
+            self.env.update(environment_for({c.name: c for c in self.clusters.values()}))
+        return self.clusters[stack]
 
     def pulumi(
         self, *args: str, stack: str | None = None, check: bool = True, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
+        if stack and (self.project / f"Pulumi.{stack}.yaml").exists():
+            self.cluster(stack)
         command = ["pulumi", *args, *(["--stack", stack] if stack else [])]
         done = subprocess.run(
             command,

@@ -1,5 +1,6 @@
-"""A local stand-in for the provider plugins that need Azure (azure-native, kubernetes, random,
-azuredevops).
+"""A local stand-in for the provider plugins that need Azure (azure-native, random, azuredevops).
+Kubernetes is not stood in: the real pulumi-kubernetes provider talks to a real API server
+(tests/support/kube.py), whose admin kubeconfig this stand-in's listClusterAdminCredentials returns.
 
 The real Pulumi CLI starts it as `pulumi-resource-<NAME> [flags] ENGINE_ADDRESS` in the program
 directory and reads its gRPC port from its first line of output (sdk/go/common/resource/plugin/
@@ -19,14 +20,15 @@ pool the cluster lacks is refused ("A new agent pool was introduced", pulumi-azu
 
 Faults and local services, through the environment (plugins inherit the CLI's):
 - MUSICSTORE_STANDIN_FAIL: comma-separated logical names whose create or update fails.
-- MUSICSTORE_STANDIN_UNREACHABLE=kubernetes: the cluster's API server does not answer; reads
-  then do what the real provider does with `deleteUnreachable` / `skipUpdateUnreachable`.
+- MUSICSTORE_STANDIN_KUBECONFIGS: JSON {"<cluster resourceName>": "<kubeconfig>"}: the admin
+  kubeconfig of that cluster's real API server, which listClusterAdminCredentials returns.
 - MUSICSTORE_STANDIN_REGISTRIES: JSON {"<stack>/<team>": {"server", "username", "password"}}:
   that team's registry is a local registry server (its login server and admin credentials).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -53,8 +55,7 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's sentinel for a 
 # assignment's principal and role, which ARM refuses to update ("RoleAssignmentUpdateNotPermitted");
 # and what azure-facts.md says cannot change after creation: a Windows pool's VM size, maxPods
 # and OS SKU (a new pool is made), a VM's computer name and admin username.
-# kubernetes: an object's name and namespace, and a Deployment's selector, which the API server
-# rejects as immutable. random: every argument (the random provider marks each ForceNew).
+# random: every argument (the random provider marks each ForceNew).
 REPLACE_KEYS: dict[str, frozenset[str]] = {
     "azure-native:containerservice:AgentPool": frozenset({"resourceName", "vmSize", "maxPods", "osSKU", "osType"}),
     "azure-native:containerservice:MaintenanceConfiguration": frozenset({"resourceName"}),
@@ -68,15 +69,12 @@ REPLACE_KEYS: dict[str, frozenset[str]] = {
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 POOL = "azure-native:containerservice:AgentPool"
 AZURE_REPLACE = frozenset({"resourceGroupName", "location"})
-KUBERNETES_REPLACE = frozenset({"metadata.name", "metadata.namespace", "spec.selector"})
 
 
 def replace_keys(typ: str, changed: set[str]) -> list[str]:
     """The changed properties (dotted paths) that force the real provider to replace."""
     if typ.startswith("random:"):
         return sorted(changed)
-    if typ.startswith("kubernetes:"):
-        return sorted(k for k in changed if any(k == p or k.startswith(p + ".") for p in KUBERNETES_REPLACE))
     name_key = mocks.NAME_KEY_FOR_TYPE.get(typ)
     fixed = AZURE_REPLACE | REPLACE_KEYS.get(typ, frozenset()) | ({name_key} if name_key else set())
     return sorted(k for k in changed if k in fixed or k.split(".")[0] in fixed)
@@ -188,24 +186,11 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
         self.cloud = Cloud(Path(os.environ["MUSICSTORE_STANDIN_CLOUD"]))
         self.failing = {n for n in os.environ.get("MUSICSTORE_STANDIN_FAIL", "").split(",") if n}
         self.registries: dict[str, dict[str, str]] = json.loads(os.environ.get("MUSICSTORE_STANDIN_REGISTRIES") or "{}")
+        self.kubeconfigs: dict[str, str] = json.loads(os.environ.get("MUSICSTORE_STANDIN_KUBECONFIGS") or "{}")
 
-    # --- the cluster this provider talks to, for kubernetes ---------------------------------
     @property
     def scope(self) -> str:
-        if self.package != "kubernetes":
-            return self.package
-        kubeconfig = str(plain(self.config.get("kubeconfig", "")))
-        servers = [line.split("server:", 1)[1].strip() for line in kubeconfig.splitlines() if "server:" in line]
-        return f"kubernetes|{servers[0] if servers else 'ambient'}"
-
-    def _unreachable(self) -> bool:
-        return self.package == "kubernetes" and os.environ.get("MUSICSTORE_STANDIN_UNREACHABLE") == "kubernetes"
-
-    def _flag(self, key: str) -> bool:
-        # The provider's own config, else the variable the real provider also reads at run time
-        # (PULUMI_K8S_DELETE_UNREACHABLE, PULUMI_K8S_SKIP_UPDATE_UNREACHABLE; pulumi-kubernetes#2489).
-        env = "PULUMI_K8S_" + "".join("_" + c if c.isupper() else c.upper() for c in key)
-        return str(plain(self.config.get(key, ""))).lower() == "true" or os.environ.get(env, "").lower() == "true"
+        return self.package
 
     # --- provider configuration -------------------------------------------------------------
     def GetPluginInfo(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> plugin_pb2.PluginInfo:  # noqa: N802
@@ -285,14 +270,6 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
 
     @_reports_errors
     def Read(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        if self._unreachable():
-            # pulumi-kubernetes: with deleteUnreachable the object is reported gone, with
-            # skipUpdateUnreachable it stays as it was; with neither the refresh fails.
-            if self._flag("deleteUnreachable"):
-                return provider_pb2.ReadResponse(id="")
-            if self._flag("skipUpdateUnreachable"):
-                return provider_pb2.ReadResponse(id=request.id, properties=request.properties, inputs=request.inputs)
-            raise ProviderError("configured Kubernetes cluster is unreachable: dial tcp: connection refused")
         record = self.cloud.get(self.scope, request.type, request.id)
         if record is None:
             return provider_pb2.ReadResponse(id="")
@@ -308,11 +285,6 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
 
     @_reports_errors
     def Delete(self, request: Any, context: grpc.ServicerContext) -> empty_pb2.Empty:  # noqa: N802
-        if self._unreachable():
-            if not self._flag("deleteUnreachable"):
-                raise ProviderError("configured Kubernetes cluster is unreachable: dial tcp: connection refused")
-            # The object cannot be reached: it only leaves the state (pulumi-kubernetes#2489).
-            return empty_pb2.Empty()
         self.cloud.delete(self.scope, request.type, request.id)
         return empty_pb2.Empty()
 
@@ -327,6 +299,13 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
                 result = {
                     "username": local["username"],
                     "passwords": [{"name": "password", "value": local["password"]}],
+                }
+        if request.tok == "azure-native:containerservice:listManagedClusterAdminCredentials":
+            kubeconfig = self.kubeconfigs.get(str(args.get("resourceName")))
+            if kubeconfig:
+                # AKS returns the kubeconfig base64-encoded (CredentialResult.value is bytes).
+                result = {
+                    "kubeconfigs": [{"name": "clusterAdmin", "value": base64.b64encode(kubeconfig.encode()).decode()}]
                 }
         return provider_pb2.InvokeResponse(**{"return": to_struct(result)})
 
@@ -356,8 +335,6 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
     def _apply(self, typ: str, name: str, urn: str, raw_inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if name in self.failing:
             raise ProviderError(f"{typ} {name}: the service answered 409 Conflict (a fault the test asked for)")
-        if self._unreachable():
-            raise ProviderError("configured Kubernetes cluster is unreachable: dial tcp: connection refused")
         inputs = plain(raw_inputs)
         stack = stack_of(urn)
         rid, state = mocks.answer(typ, name, inputs, stack=stack)
@@ -370,11 +347,8 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
                 record["local"] = local
         # Secret inputs stay secret in what is answered, nested ones too (the engine re-marks only
         # top-level keys; the bridged azuredevops provider marks its sensitive fields, such as a
-        # Kubernetes connection's service-account token, wherever they sit), and a Kubernetes
-        # Secret's data is always secret (pulumi-kubernetes marks data and stringData).
+        # Kubernetes connection's service-account token, wherever they sit).
         state = remark_secrets(raw_inputs, state)
-        if typ == "kubernetes:core/v1:Secret" and "data" in state:
-            state["data"] = {mocks.SIG_KEY: mocks.SECRET_SIG, "value": plain(state["data"])}
         self.cloud.put(self.scope, typ, rid, {**record, "state": state})
         return rid, state
 
