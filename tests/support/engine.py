@@ -34,7 +34,7 @@ from typing import Any
 from components import naming
 from infra.config import load_stack
 from offline.mocks import SECRET_MARK
-from tests.support.kube import Cluster, environment_for, kube_bin, start_cluster
+from tests.support.kube import Cluster, built_by, environment_for, kube_bin, start_cluster
 from tests.support.local_registry import LocalRegistry, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,12 +50,7 @@ STAND_IN_PACKAGES = {
 @functools.cache
 def cli_bin() -> Path:
     """The folder with `pulumi` and its Python host (built once, then cached by go.sum)."""
-    out = subprocess.run(
-        [str(ROOT / "scripts" / "build-pulumi")], capture_output=True, text=True, check=False, timeout=3000
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"scripts/build-pulumi failed: {out.stderr.strip()[-2000:]}")
-    return Path(out.stdout.strip().splitlines()[-1])
+    return built_by("build-pulumi")
 
 
 def plugin_version(module: str) -> str:

@@ -59,15 +59,18 @@ AKS_STORAGE_CLASSES = {
 }
 
 
+def built_by(script: str) -> Path:
+    """The folder a scripts/build-* prints last: built on the first call, cached by go.sum after."""
+    out = subprocess.run([str(ROOT / "scripts" / script)], capture_output=True, text=True, check=False, timeout=3600)
+    if out.returncode != 0:
+        raise RuntimeError(f"scripts/{script} failed: {out.stderr.strip()[-2000:]}")
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
 @functools.cache
 def kube_bin() -> Path:
     """The folder with the control plane's binaries and the real Kubernetes provider."""
-    out = subprocess.run(
-        [str(ROOT / "scripts" / "build-kube")], capture_output=True, text=True, check=False, timeout=3600
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"scripts/build-kube failed: {out.stderr.strip()[-2000:]}")
-    return Path(out.stdout.strip().splitlines()[-1])
+    return built_by("build-kube")
 
 
 class Pki:
@@ -342,7 +345,7 @@ class Cluster:
             process.wait(timeout=30)
         self.processes.clear()
 
-    def objects(self, namespaces: bool = True) -> list[dict[str, Any]]:
+    def objects(self) -> list[dict[str, Any]]:
         """The objects of the kinds the program makes, in every namespace the program made."""
         client = self.client()
         kinds = [

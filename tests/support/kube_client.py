@@ -10,7 +10,6 @@ from typing import Any
 
 import requests
 
-JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 
 
@@ -69,15 +68,6 @@ class KubeClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def exists(self, path: str) -> bool:
-        try:
-            self.get(path)
-        except KubeError as error:
-            if error.status == 404:
-                return False
-            raise
-        return True
-
     def may(self, verb: str, resource: str, *, namespace: str = "", group: str = "", name: str = "") -> bool:
         """What `kubectl auth can-i` asks: a SelfSubjectAccessReview, answered by the server's RBAC."""
         review = {
@@ -95,16 +85,3 @@ class KubeClient:
         }
         answer = self.create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review)
         return bool(answer["status"]["allowed"])
-
-
-def path_of(obj: dict[str, Any]) -> str:
-    """The REST path of an object from its apiVersion, kind, namespace and name."""
-    version, kind = obj["apiVersion"], obj["kind"]
-    meta = obj["metadata"]
-    base = f"/api/{version}" if "/" not in version else f"/apis/{version}"
-    plural = PLURALS.get(kind, kind.lower() + "s")
-    scope = f"/namespaces/{meta['namespace']}" if meta.get("namespace") else ""
-    return f"{base}{scope}/{plural}/{meta['name']}"
-
-
-PLURALS = {"NetworkPolicy": "networkpolicies", "StorageClass": "storageclasses"}
