@@ -15,7 +15,7 @@ from infra.stack_config import PROJECT, StackConfig
 from offline import recording
 from offline.plan import Plan, make_plan
 from tests.support import budget
-from tests.support.engine import REPOSITORY, cli_bin
+from tests.support.engine import REPOSITORY, Workspace, cli_bin
 from tests.support.local_registry import LocalRegistry, layer, push_image
 
 Recorder = Callable[..., recording.Recording]
@@ -60,6 +60,21 @@ def stack_config(stack: str) -> StackConfig:
 def engine_bin() -> Path:
     """The Pulumi CLI's folder (scripts/build-pulumi builds it when none is on PATH)."""
     return cli_bin()
+
+
+@pytest.fixture
+def new_workspace(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Iterator[Callable[..., Workspace]]:
+    """Makes workspaces for one test (Workspace.create's keywords); their control planes stop
+    when the test ends."""
+    made: list[Workspace] = []
+
+    def make(name: str, **options: Any) -> Workspace:
+        made.append(Workspace.create(tmp_path_factory.mktemp(name), engine_bin, **options))
+        return made[-1]
+
+    yield make
+    for ws in made:
+        ws.close()
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,8 +55,10 @@ class Deployed:
 
 
 @pytest.fixture(scope="session")
-def workspace(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Workspace:
-    return Workspace.create(tmp_path_factory.mktemp("engine"), engine_bin, clusters=tuple(STACKS))
+def workspace(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Iterator[Workspace]:
+    ws = Workspace.create(tmp_path_factory.mktemp("engine"), engine_bin, clusters=tuple(STACKS))
+    yield ws
+    ws.close()
 
 
 @pytest.fixture(scope="session")
@@ -168,8 +171,12 @@ def kubernetes_state(run: Deployed) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_up_applies_every_kubernetes_object_to_the_api_server(stack: str, deployed: dict[str, Deployed]) -> None:
+def test_up_applies_every_kubernetes_object_to_the_api_server(
+    stack: str, workspace: Workspace, deployed: dict[str, Deployed]
+) -> None:
     run = deployed[stack]
+    # Azure's side (nodes, addresses, disks) answered every call of the control plane's.
+    assert workspace.cluster(stack).azure.errors == []
     state = [r for r in kubernetes_state(run) if r["type"] in KUBERNETES_KINDS]
     assert state
     # What the server holds in the program's namespaces is what the state holds: nothing missing,
@@ -203,17 +210,41 @@ def test_the_network_policies_are_served_as_the_program_wrote_them(stack: str, d
         assert contains(served[identity(policy["outputs"])]["spec"], policy["inputs"]["spec"]), policy["urn"]
 
 
+def annotations(resource: dict[str, Any]) -> dict[str, str]:
+    return dict(resource["outputs"]["metadata"].get("annotations") or {})
+
+
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 @pytest.mark.parametrize("stack", STACKS)
-def test_the_up_waited_until_every_awaited_deployment_rolled_out(stack: str, deployed: dict[str, Deployed]) -> None:
+def test_the_up_waited_until_every_awaited_deployment_rolled_out(
+    stack: str, workspace: Workspace, deployed: dict[str, Deployed]
+) -> None:
     """pulumi-kubernetes waits for a Deployment's rollout unless it is annotated skipAwait; the
-    program awaits where the stack says so (components/music_store_app.py, `await_rollout`)."""
-    deployments = [o["object"] for o in deployed[stack].served if o["path"].endswith("/deployments")]
+    program awaits where the stack says so (components/music_store_app.py, `await_rollout`).
+    What the provider recorded when its create returned is the proof: the Deployment's state
+    holds it rolled out, while its pods became Ready a second or more after they were made
+    (kwok's pod-ready delay, tests/support/kube.py), so a create that had not waited would have
+    recorded no available replica."""
+    run = deployed[stack]
+    deployments = [r for r in kubernetes_state(run) if r["type"] == "kubernetes:apps/v1:Deployment"]
     assert deployments
-    awaited = [d for d in deployments if (d["metadata"].get("annotations") or {}).get("pulumi.com/skipAwait") != "true"]
+    awaited = [r for r in deployments if annotations(r).get("pulumi.com/skipAwait") != "true"]
     assert awaited, "some Deployment is awaited"
     for deployment in awaited:
-        status = deployment.get("status") or {}
-        assert status.get("availableReplicas") == deployment["spec"]["replicas"], identity(deployment)
+        recorded = deployment["outputs"].get("status") or {}
+        assert recorded.get("availableReplicas") == deployment["outputs"]["spec"]["replicas"], deployment["urn"]
+    pods = workspace.cluster(stack).client().items("/api/v1/pods")
+    ready = [
+        (moment(p["metadata"]["creationTimestamp"]), moment(c["lastTransitionTime"]))
+        for p in pods
+        if not p["metadata"]["namespace"].startswith("kube-")
+        for c in (p.get("status") or {}).get("conditions") or []
+        if c["type"] == "Ready" and c["status"] == "True"
+    ]
+    assert ready and all(became >= made + timedelta(seconds=1) for made, became in ready)
 
 
 def revealed(value: Any) -> Any:
@@ -333,14 +364,12 @@ def test_the_outputs_with_secrets_shown_are_what_the_handout_reads(
     assert deployed["dev"].outputs["teams"]["team1"]["registryAdminPassword"] in sheet
 
 
-def test_the_policy_pack_fails_an_up_and_a_preview_that_break_a_rule(
-    tmp_path_factory: pytest.TempPathFactory, engine_bin: Path
-) -> None:
+def test_the_policy_pack_fails_an_up_and_a_preview_that_break_a_rule(new_workspace: Callable[..., Workspace]) -> None:
     """Prod without promotion runs its image by tag. In the first preview of a new stack the
     image is not known yet (it names the registry's login server), and the pack downgrades a
     rule that reads an unknown value ("can't run during preview", pulumi_policy/policy.py);
     `up` knows it, and so does every preview once the registry exists."""
-    ws = Workspace.create(tmp_path_factory.mktemp("policy"), engine_bin)
+    ws = new_workspace("policy")
     ws.init("prod", {"databaseConnectionString": secret_value("prod", "db")})
     for key in ("promoteFromStack", "promoteTag"):
         ws.pulumi("config", "rm", key, stack="prod")
@@ -361,28 +390,30 @@ def test_a_stack_that_keeps_the_rules_passes_the_policy_pack(
     assert "musicstore-guardrails" in kept.stdout
 
 
-def test_refresh_keeps_every_object(workspace: Workspace, deployed: dict[str, Deployed]) -> None:
-    workspace.pulumi("refresh", "--yes", stack="dev")
-    assert managed(workspace.resources("dev")) == managed(deployed["dev"].resources)
+@pytest.mark.parametrize("stack", STACKS)
+def test_refresh_keeps_every_object(stack: str, workspace: Workspace, deployed: dict[str, Deployed]) -> None:
+    workspace.pulumi("refresh", "--yes", stack=stack)
+    assert managed(workspace.resources(stack)) == managed(deployed[stack].resources)
     # Each Kubernetes object as the server holds it now, the same object as up made it.
-    refreshed = {r["urn"]: r for r in workspace.resources("dev") if r["type"].startswith("kubernetes:")}
-    for before in kubernetes_state(deployed["dev"]):
+    refreshed = {r["urn"]: r for r in workspace.resources(stack) if r["type"].startswith("kubernetes:")}
+    for before in kubernetes_state(deployed[stack]):
         assert identity(refreshed[before["urn"]]["outputs"]) == identity(before["outputs"])
         assert refreshed[before["urn"]]["id"] == before["id"]
 
 
+@pytest.mark.parametrize("stack", STACKS)
 def test_a_refresh_while_the_api_server_is_stopped_drops_no_kubernetes_object(
-    workspace: Workspace, deployed: dict[str, Deployed]
+    stack: str, workspace: Workspace, deployed: dict[str, Deployed]
 ) -> None:
-    cluster = workspace.cluster("dev")
+    cluster = workspace.cluster(stack)
     cluster.stop_api_server()
     try:
-        refresh = workspace.pulumi("refresh", "--yes", stack="dev", check=False)
+        refresh = workspace.pulumi("refresh", "--yes", stack=stack, check=False)
     finally:
         cluster.start_api_server()
     # Without deleteUnreachable the provider fails the refresh instead of reporting objects gone.
     assert refresh.returncode != 0 and "unreachable" in refresh.stdout + refresh.stderr
-    assert managed(workspace.resources("dev")) == managed(deployed["dev"].resources)
+    assert managed(workspace.resources(stack)) == managed(deployed[stack].resources)
 
 
 def test_destroy_is_refused_for_prods_protected_resources(workspace: Workspace, deployed: dict[str, Deployed]) -> None:

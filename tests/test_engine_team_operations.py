@@ -34,6 +34,7 @@ def two_teams(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Ite
     ws.pulumi("config", "set", "--path", "teams[1]", "blue", stack=STACK)
     ws.pulumi("up", "--yes", stack=STACK)
     yield ws
+    ws.close()
 
 
 REPLACING = {"replace", "create-replacement", "delete-replaced"}  # the preview's ways to say it

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,12 +73,12 @@ def as_typed(script: str, ws: Workspace, env: dict[str, str]) -> None:
 
 
 def test_the_readmes_default_deployment_runs_as_written(
-    tmp_path_factory: pytest.TempPathFactory, engine_bin: Path, registries: tuple[LocalRegistry, LocalRegistry, str]
+    new_workspace: Callable[..., Workspace], registries: tuple[LocalRegistry, LocalRegistry, str]
 ) -> None:
     """The commands of the README's "Default" section, in one shell as a user types them; the
     only answers given are the PAT at the prompt and the values the section names."""
     dev, prod, digest = registries
-    ws = Workspace.create(tmp_path_factory.mktemp("readme"), engine_bin, clusters=("dev", "prod"))
+    ws = new_workspace("readme", clusters=("dev", "prod"))
     home = ws.base / "user-home"
     home.mkdir()
     env = {k: v for k, v in ws.env.items() if k not in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")}
@@ -94,7 +95,7 @@ def test_the_readmes_default_deployment_runs_as_written(
 
 
 def test_the_readmes_team_option_keeps_the_state_in_azure_blob(
-    tmp_path_factory: pytest.TempPathFactory, engine_bin: Path
+    new_workspace: Callable[..., Workspace],
 ) -> None:
     """The README's "Teams" commands against a local Azurite Blob service. Key Vault has no
     emulator here, so the stack's secrets provider is the passphrase instead of azurekeyvault://."""
@@ -104,7 +105,7 @@ def test_the_readmes_team_option_keeps_the_state_in_azure_blob(
     account, key = found.group(1), base64.b64encode(b"engine-tests-azurite-account-key").decode()
     script = re.sub(r"--secrets-provider \"azurekeyvault://[^\"]+\"", "--secrets-provider passphrase", block)
     assert script != block
-    ws = Workspace.create(tmp_path_factory.mktemp("azblob"), engine_bin, clusters=("dev",))
+    ws = new_workspace("azblob", clusters=("dev",))
     with azurite_blob(account, key) as storage:
         service = BlobServiceClient(
             account_url=f"http://{storage['AZURE_STORAGE_DOMAIN']}/{account}",
@@ -120,7 +121,7 @@ def test_the_readmes_team_option_keeps_the_state_in_azure_blob(
 
 
 @pytest.fixture(scope="module")
-def scratch(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Workspace:
+def scratch(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Iterator[Workspace]:
     """A dev stack of its own, for changes and faults that must not touch the others."""
     ws = Workspace.create(tmp_path_factory.mktemp("scratch"), engine_bin)
     ws.init("dev", {})
@@ -138,7 +139,8 @@ def scratch(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Works
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return ws
+    yield ws
+    ws.close()
 
 
 def test_musicstore_secrets_sets_the_required_secret_as_the_cli_encrypts_it(scratch: Workspace) -> None:

@@ -148,6 +148,11 @@ class Workspace:
             self.env.update(environment_for({c.name: c for c in self.clusters.values()}))
         return self.clusters[stack]
 
+    def close(self) -> None:
+        """Stops the workspace's control planes (its state and files stay for a look after)."""
+        for cluster in self.clusters.values():
+            cluster.stop()
+
     def pulumi(
         self, *args: str, stack: str | None = None, check: bool = True, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,10 @@ What runs, all built by scripts/build-kube from pinned Go modules:
   RBAC (`--authorization-mode=Node,RBAC`, as AKS runs it);
 - kube-controller-manager (Deployments get ReplicaSets and Pods, the token controller fills a
   service account's token Secret, the PV controller binds claims) and kube-scheduler;
-- kwok, which runs the nodes: it reports them Ready and their pods Running (its own stages).
+- kwok, which runs the nodes: it reports them Ready and their pods Running (its own stages),
+  a pod Ready one to five seconds after its start, as kwok's own general pod stage delays it;
+  so a Deployment is not rolled out when its create returns, and only an `up` that waits sees it
+  rolled out.
 
 What Azure does for AKS, and cannot run here, is stood in by `AzureSide`, named as Azure's:
 - AKS makes a node per VM of each pool, labelled as AKS labels them; here, from the pools the
@@ -21,13 +24,11 @@ server, its CA, and a client certificate of `system:masters`.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import datetime
 import functools
 import hashlib
 import ipaddress
 import json
-import signal
 import subprocess
 import threading
 import time
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -129,16 +131,19 @@ class Pki:
         return stem.with_suffix(".pem"), stem.with_suffix(".key")
 
 
-def _die_with_parent() -> None:
-    """The control plane goes when the test process goes, however it ends (PR_SET_PDEATHSIG)."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+# The control plane goes when the test process goes, however it ends: util-linux's setpriv sets
+# PR_SET_PDEATHSIG and execs the binary (no preexec_fn in a process that runs threads).
+DIE_WITH_PARENT = ("setpriv", "--pdeathsig", "TERM", "--")
 
+# kwok's general pod stage (kustomize/stage/pod/general/pod-ready.yaml) delays a pod's readiness
+# by 1 s plus up to 5 s of jitter, as a container takes time to start; its fast stages do not.
+POD_READY_DELAY = {"durationMilliseconds": 1000, "jitterDurationMilliseconds": 5000}
 
 RUNNING: list[Cluster] = []
 
 
 def start_cluster(name: str, base: Path, cloud: Path, service_cidr: str) -> Cluster:
-    """A started control plane, stopped when the test session ends."""
+    """A started control plane, stopped by its workspace or, at the latest, when the session ends."""
     cluster = Cluster(name=name, base=base, bin=kube_bin(), cloud=cloud, service_cidr=service_cidr).start()
     RUNNING.append(cluster)
     return cluster
@@ -148,6 +153,16 @@ def start_cluster(name: str, base: Path, cloud: Path, service_cidr: str) -> Clus
 def _stop_all() -> None:
     for cluster in RUNNING:
         cluster.stop()
+
+
+def kwok_stages(built: Path, out: Path) -> Path:
+    """kwok's stages as scripts/build-kube copied them, the pod-ready stage with its delay."""
+    stages = [s for s in yaml.safe_load_all(built.read_text()) if s]
+    for stage in stages:
+        if stage["metadata"]["name"] == "pod-ready":
+            stage["spec"]["delay"] = POD_READY_DELAY
+    out.write_text(yaml.safe_dump_all(stages, sort_keys=False))
+    return out
 
 
 def _private(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
@@ -177,6 +192,9 @@ class Cluster:
         self.admin_kubeconfig = self.base / "admin.kubeconfig"
         self.admin_kubeconfig.write_text(self.kubeconfig())
         self.azure = AzureSide(self)
+        # Which start of the API server is answering (None while it is stopped or starting).
+        self.answering: int | None = None
+        self._starts = 0
 
     @property
     def server(self) -> str:
@@ -222,11 +240,7 @@ class Cluster:
     def _spawn(self, name: str, *args: str) -> None:
         log = open(self.base / f"{name}.log", "ab")  # noqa: SIM115 (the process owns it)
         self.processes[name] = subprocess.Popen(
-            [str(self.bin / name), *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.base,
-            preexec_fn=_die_with_parent,
+            [*DIE_WITH_PARENT, str(self.bin / name), *args], stdout=log, stderr=subprocess.STDOUT, cwd=self.base
         )
 
     def start(self) -> Cluster:
@@ -262,7 +276,7 @@ class Cluster:
         self._spawn(
             "kwok",
             kubeconfig,
-            f"--config={self.bin / 'kwok-stages.yaml'}",
+            f"--config={kwok_stages(self.bin / 'kwok-stages.yaml', self.base / 'kwok-stages.yaml')}",
             "--manage-all-nodes=false",
             "--manage-nodes-with-label-selector=kwok.x-k8s.io/node=fake",
             f"--cidr={POD_CIDR}",
@@ -293,9 +307,12 @@ class Cluster:
             f"--cert-dir={self.base / 'certs'}",
         )
         self.wait_ready()
+        self._starts += 1
+        self.answering = self._starts
 
     def stop_api_server(self) -> None:
         """The API server stops answering (the cluster is gone, or unreachable)."""
+        self.answering = None
         process = self.processes.pop("kube-apiserver")
         process.kill()
         process.wait(timeout=60)
@@ -338,6 +355,8 @@ class Cluster:
 
     def stop(self) -> None:
         # Its data is the test's only: no graceful shutdown to wait for.
+        RUNNING[:] = [c for c in RUNNING if c is not self]
+        self.answering = None
         self.azure.stop()
         for process in self.processes.values():
             process.kill()
@@ -392,15 +411,22 @@ class AzureSide(threading.Thread):
 
     def run(self) -> None:
         while not self.halt.wait(1.0):
-            if "kube-apiserver" not in self.cluster.processes:
+            answering = self.cluster.answering
+            if answering is None:
                 continue
             try:
                 client = self.cluster.client()
                 self.make_nodes(client)
                 self.assign_load_balancers(client)
                 self.provision_disks(client)
-            except (KubeError, OSError) as error:
-                self.errors.append(str(error))
+            except KubeError as error:
+                # An object that went between the list and the call is no error (Azure's
+                # controllers meet the same race); nor is a server stopped by the test meanwhile.
+                if error.status != 404 and self.cluster.answering == answering:
+                    self.errors.append(str(error))
+            except OSError as error:
+                if self.cluster.answering == answering:
+                    self.errors.append(str(error))
             except Exception as error:
                 self.errors.append(repr(error))
 

@@ -301,12 +301,16 @@ class StandIn(provider_pb2_grpc.ResourceProviderServicer):
                     "passwords": [{"name": "password", "value": local["password"]}],
                 }
         if request.tok == "azure-native:containerservice:listManagedClusterAdminCredentials":
-            kubeconfig = self.kubeconfigs.get(str(args.get("resourceName")))
-            if kubeconfig:
-                # AKS returns the kubeconfig base64-encoded (CredentialResult.value is bytes).
-                result = {
-                    "kubeconfigs": [{"name": "clusterAdmin", "value": base64.b64encode(kubeconfig.encode()).decode()}]
-                }
+            name = str(args.get("resourceName"))
+            kubeconfig = self.kubeconfigs.get(name)
+            if kubeconfig is None:
+                # Never the mocks' made-up kubeconfig: the real provider would only fail later,
+                # unable to reach it, far from the cause.
+                known = ", ".join(sorted(self.kubeconfigs)) or "none"
+                raise ProviderError(f"no Kubernetes control plane runs for the AKS cluster {name!r} (running: {known})")
+            # AKS returns the kubeconfig base64-encoded (CredentialResult.value is bytes).
+            value = base64.b64encode(kubeconfig.encode()).decode()
+            result = {"kubeconfigs": [{"name": "clusterAdmin", "value": value}]}
         return provider_pb2.InvokeResponse(**{"return": to_struct(result)})
 
     def Cancel(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> empty_pb2.Empty:  # noqa: N802
