@@ -1,7 +1,9 @@
-"""Shared fixtures: the recording mocks, and the real stacks run once per session."""
+"""Shared fixtures: the recording mocks, and the real stacks planned once per test run (the workers share them)."""
 
 from __future__ import annotations
 
+import fcntl
+import pickle
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,9 +44,33 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture(scope="session")
-def stack_plans() -> dict[str, Plan]:
-    """Each real Pulumi.<stack>.yaml, planned offline once for the session."""
-    return {stack: make_plan(stack) for stack in stack_files.stacks()}
+def stack_plans(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Plan]:
+    """Each real Pulumi.<stack>.yaml, planned offline once for the whole test run: a plan is pure
+    given the stack's files, so the xdist workers share each one (through the run's common temp
+    folder), each worker starting from another end of the list so that they plan side by side."""
+    stacks = stack_files.stacks()
+    if worker_id == "master":  # no xdist: nobody to share with
+        return {stack: make_plan(stack) for stack in stacks}
+    shared = tmp_path_factory.getbasetemp().parent / "stack-plans"
+    shared.mkdir(exist_ok=True)
+    order = stacks if int(worker_id.removeprefix("gw")) % 2 == 0 else stacks[::-1]
+    plans = {stack: shared_plan(stack, shared) for stack in order}
+    return {stack: plans[stack] for stack in stacks}
+
+
+def shared_plan(stack: str, folder: Path) -> Plan:
+    """The stack's plan as the first worker to ask made it; the others wait for it and load it."""
+    made = folder / f"{stack}.pickle"
+    with open(folder / f"{stack}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if made.exists():
+            plan: Plan = pickle.loads(made.read_bytes())
+            return plan
+        plan = make_plan(stack)
+        partial = made.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(plan))
+        partial.replace(made)
+        return plan
 
 
 @pytest.fixture(scope="session")

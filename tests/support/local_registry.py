@@ -60,32 +60,50 @@ class LocalRegistry:
                 ["htpasswd", "-Bbn", self.username, self.password], capture_output=True, text=True, check=True
             ).stdout
             htpasswd.write_text(line)
-        config = self.config
+        binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+        for _ in range(5):
+            self._write_config()
+            log = open(self.root / "registry.log", "ab")  # noqa: SIM115 (the server owns it)
+            self.process = subprocess.Popen([binary, "serve", str(self.config)], stdout=log, stderr=log)
+            if self._answers():
+                return self
+            # free_port's port was taken between its check and this server's bind (another
+            # server started at the same moment): the server exited; try another port.
+            self.port = free_port()
+        raise RuntimeError(f"registry {self.name} did not start: {(self.root / 'registry.log').read_text()[-500:]}")
+
+    def _write_config(self) -> None:
         storage: dict[str, object] = {"filesystem": {"rootdirectory": str(self.root / "data")}}
         if self.deletable:
             storage["delete"] = {"enabled": True}
-        config.write_text(
+        self.config.write_text(
             json.dumps(
                 {
                     "version": 0.1,
                     "log": {"level": "error", "accesslog": {"disabled": True}},
                     "storage": storage,
                     "http": {"addr": self.server, "secret": "local-test-registry"},
-                    "auth": {"htpasswd": {"realm": self.name, "path": str(htpasswd)}},
+                    "auth": {"htpasswd": {"realm": self.name, "path": str(self.root / "htpasswd")}},
                 }
             )
         )
-        binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
-        log = open(self.root / "registry.log", "ab")  # noqa: SIM115 (the server owns it)
-        self.process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+
+    def _answers(self) -> bool:
+        """This server, not another on its port, lets its own user in; False once it exited."""
+        assert self.process is not None
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                if requests.get(f"http://{self.server}/v2/", timeout=1).status_code in (200, 401):
-                    return self
+                answer = requests.get(f"http://{self.server}/v2/", auth=(self.username, self.password), timeout=1)
+                if answer.status_code == 200:
+                    return True
             except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError(f"registry {self.name} did not start: {(self.root / 'registry.log').read_text()[-500:]}")
+                pass
+            time.sleep(0.05)
+        if self.process.poll() is None:
+            log = (self.root / "registry.log").read_text()[-500:]
+            raise RuntimeError(f"registry {self.name} did not answer in 20 s: {log}")
+        return False
 
     def stop(self, *, kill: bool = False) -> None:
         if self.process and self.process.poll() is None:
