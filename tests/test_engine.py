@@ -20,7 +20,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +43,21 @@ pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine")]
 STACKS = sorted(stack_files.stacks(), key=lambda s: (s != "dev", load_stack(s).promote_from_stack is not None, s))
 
 
+def group(stack: str) -> str:
+    """The xdist group, and the workspace, a stack is deployed in. Dev and the stacks that promote
+    from it share one backend (prod's StackReference reads dev's outputs); each other stack (a
+    venue) has a workspace of its own, so that another worker deploys it at the same time."""
+    return "engine" if stack == "dev" or load_stack(stack).promote_from_stack else f"engine-{stack}"
+
+
+def per_stack(stacks: list[str] = STACKS) -> list[Any]:
+    """The stacks as parameters, each test of a stack in that stack's group."""
+    return [pytest.param(stack, marks=pytest.mark.xdist_group(group(stack))) for stack in stacks]
+
+
+VENUE = next(s for s in STACKS if s.startswith("venue-"))
+
+
 @dataclass
 class Deployed:
     preview: subprocess.CompletedProcess[str]
@@ -54,22 +69,42 @@ class Deployed:
     served: list[dict[str, Any]]  # the Kubernetes objects on the API server when the first up ended
 
 
-@pytest.fixture(scope="session")
-def workspace(tmp_path_factory: pytest.TempPathFactory, engine_bin: Path) -> Iterator[Workspace]:
-    ws = Workspace.create(tmp_path_factory.mktemp("engine"), engine_bin, clusters=tuple(STACKS))
-    yield ws
-    ws.close()
+class Fleet(Mapping[str, Deployed]):
+    """The stacks this worker's tests ask for, by stack: when a test first asks for one, its
+    group's workspace is made and every stack of the group deployed, in STACKS' order."""
 
+    def __init__(self, tmp: pytest.TempPathFactory, engine_bin: Path, registries: tuple[Any, Any, str]) -> None:
+        self.tmp, self.engine_bin, self.registries = tmp, engine_bin, registries
+        self.workspaces: dict[str, Workspace] = {}
+        self.done: dict[str, Deployed] = {}
 
-@pytest.fixture(scope="session")
-def deployed(workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistry, str]) -> dict[str, Deployed]:
-    dev, prod, digest = registries
-    workspace.env["MUSICSTORE_STANDIN_REGISTRIES"] = local_registries(dev, prod)
-    done: dict[str, Deployed] = {}
-    for stack in STACKS:
+    def workspace(self, stack: str) -> Workspace:
+        name = group(stack)
+        if name not in self.workspaces:
+            members = tuple(s for s in STACKS if group(s) == name)
+            ws = Workspace.create(self.tmp.mktemp(name), self.engine_bin, clusters=members)
+            dev, prod, _ = self.registries
+            ws.env["MUSICSTORE_STANDIN_REGISTRIES"] = local_registries(dev, prod)
+            self.workspaces[name] = ws
+        return self.workspaces[name]
+
+    def __getitem__(self, stack: str) -> Deployed:
+        if stack not in self.done:
+            for member in (s for s in STACKS if group(s) == group(stack)):
+                self.done[member] = self.deploy(member)
+        return self.done[stack]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(STACKS)
+
+    def __len__(self) -> int:
+        return len(STACKS)
+
+    def deploy(self, stack: str) -> Deployed:
+        workspace = self.workspace(stack)
         secrets = {key.split(":", 1)[1]: secret_value(stack, key) for key in offline_files(stack).placeholders}
         # The release pipeline sets the digest it built and tested; here, the image pushed to dev.
-        values = {"promoteDigest": digest} if load_stack(stack).promote_from_stack else {}
+        values = {"promoteDigest": self.registries[2]} if load_stack(stack).promote_from_stack else {}
         if load_stack(stack).expires_at:
             # The organizer sets the end of the coming session: `pulumi up` refuses a past one,
             # and the committed date ages while the clock does not.
@@ -79,7 +114,7 @@ def deployed(workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistr
         up = workspace.pulumi("up", "--yes", stack=stack, check=False)
         served = workspace.cluster(stack).objects()
         second = workspace.pulumi("up", "--yes", "--expect-no-changes", stack=stack, check=False)
-        done[stack] = Deployed(
+        return Deployed(
             preview=preview,
             up=up,
             second_up=second,
@@ -88,7 +123,25 @@ def deployed(workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistr
             secrets=list(secrets.values()),
             served=served,
         )
-    return done
+
+    def close(self) -> None:
+        for ws in self.workspaces.values():
+            ws.close()
+
+
+@pytest.fixture(scope="session")
+def deployed(
+    tmp_path_factory: pytest.TempPathFactory, engine_bin: Path, registries: tuple[LocalRegistry, LocalRegistry, str]
+) -> Iterator[Fleet]:
+    fleet = Fleet(tmp_path_factory, engine_bin, registries)
+    yield fleet
+    fleet.close()
+
+
+@pytest.fixture(scope="session")
+def workspace(deployed: Fleet) -> Workspace:
+    """Dev's and prod's workspace."""
+    return deployed.workspace("dev")
 
 
 def stamp(moment: datetime) -> str:
@@ -99,8 +152,8 @@ def planned(plan: Plan) -> Counter[str]:
     return Counter(r.type for r in plan.recording.resources.values())
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_preview_up_and_a_second_up_that_changes_nothing(stack: str, deployed: dict[str, Deployed]) -> None:
+@pytest.mark.parametrize("stack", per_stack())
+def test_preview_up_and_a_second_up_that_changes_nothing(stack: str, deployed: Fleet) -> None:
     run = deployed[stack]
     assert run.preview.returncode == 0, run.preview.stderr[-3000:] + run.preview.stdout[-3000:]
     assert run.up.returncode == 0, run.up.stderr[-3000:] + run.up.stdout[-3000:]
@@ -112,16 +165,14 @@ def test_preview_up_and_a_second_up_that_changes_nothing(stack: str, deployed: d
     assert summary == [str(sum(counted.values()) + 1), "unchanged"]
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_up_creates_what_the_offline_plan_lists(
-    stack: str, deployed: dict[str, Deployed], stack_plans: dict[str, Plan]
-) -> None:
+@pytest.mark.parametrize("stack", per_stack())
+def test_up_creates_what_the_offline_plan_lists(stack: str, deployed: Fleet, stack_plans: dict[str, Plan]) -> None:
     assert managed(deployed[stack].resources) == planned(stack_plans[stack])
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", per_stack())
 def test_the_real_preview_lists_what_the_offline_plan_lists(
-    stack: str, deployed: dict[str, Deployed], stack_plans: dict[str, Plan]
+    stack: str, deployed: Fleet, stack_plans: dict[str, Plan]
 ) -> None:
     steps = json.loads(deployed[stack].preview.stdout)["steps"]
     # A StackReference is a read step; everything else a new stack makes, a create.
@@ -130,7 +181,7 @@ def test_the_real_preview_lists_what_the_offline_plan_lists(
 
 
 def test_prod_promotes_the_digest_it_was_given_between_the_local_registries(
-    deployed: dict[str, Deployed], registries: tuple[LocalRegistry, LocalRegistry, str]
+    deployed: Fleet, registries: tuple[LocalRegistry, LocalRegistry, str]
 ) -> None:
     _, prod, digest = registries
     team = deployed["prod"].outputs["teams"]["team1"]
@@ -142,7 +193,7 @@ def test_prod_promotes_the_digest_it_was_given_between_the_local_registries(
     assert client.manifest_digest(REPOSITORY, digest) == digest
 
 
-def test_prod_reads_devs_real_outputs_through_its_stack_reference(deployed: dict[str, Deployed]) -> None:
+def test_prod_reads_devs_real_outputs_through_its_stack_reference(deployed: Fleet) -> None:
     source = deployed["prod"].outputs["promotionSource"]
     assert source["stack"].endswith("dev")
     assert source["registryLoginServers"] == deployed["dev"].outputs["registryLoginServers"]
@@ -170,13 +221,11 @@ def kubernetes_state(run: Deployed) -> list[dict[str, Any]]:
     return [r for r in run.resources if r["type"].startswith("kubernetes:") and r.get("custom", True) and "id" in r]
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_up_applies_every_kubernetes_object_to_the_api_server(
-    stack: str, workspace: Workspace, deployed: dict[str, Deployed]
-) -> None:
+@pytest.mark.parametrize("stack", per_stack())
+def test_up_applies_every_kubernetes_object_to_the_api_server(stack: str, deployed: Fleet) -> None:
     run = deployed[stack]
     # Azure's side (nodes, addresses, disks) answered every call of the control plane's.
-    assert workspace.cluster(stack).azure.errors == []
+    assert deployed.workspace(stack).cluster(stack).azure.errors == []
     state = [r for r in kubernetes_state(run) if r["type"] in KUBERNETES_KINDS]
     assert state
     # What the server holds in the program's namespaces is what the state holds: nothing missing,
@@ -185,9 +234,10 @@ def test_up_applies_every_kubernetes_object_to_the_api_server(
     assert {identity(r["outputs"]) for r in state} == served
 
 
-def test_the_stacks_make_every_kind_of_kubernetes_object_between_them(deployed: dict[str, Deployed]) -> None:
+@pytest.mark.parametrize("stack", per_stack([s for s in STACKS if not load_stack(s).promote_from_stack]))
+def test_each_stack_with_its_own_image_makes_every_kind_of_kubernetes_object(stack: str, deployed: Fleet) -> None:
     # Prod has no in-cluster database and no pipeline access of its own; dev and the venue have.
-    made = {r["type"] for run in deployed.values() for r in kubernetes_state(run)}
+    made = {r["type"] for r in kubernetes_state(deployed[stack])}
     assert made >= KUBERNETES_KINDS
 
 
@@ -200,8 +250,8 @@ def contains(actual: Any, expected: Any) -> bool:
     return bool(actual == expected)
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_the_network_policies_are_served_as_the_program_wrote_them(stack: str, deployed: dict[str, Deployed]) -> None:
+@pytest.mark.parametrize("stack", per_stack())
+def test_the_network_policies_are_served_as_the_program_wrote_them(stack: str, deployed: Fleet) -> None:
     run = deployed[stack]
     served = {identity(o["object"]): o["object"] for o in run.served}
     policies = [r for r in kubernetes_state(run) if r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
@@ -218,10 +268,8 @@ def moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_the_up_waited_until_every_awaited_deployment_rolled_out(
-    stack: str, workspace: Workspace, deployed: dict[str, Deployed]
-) -> None:
+@pytest.mark.parametrize("stack", per_stack())
+def test_the_up_waited_until_every_awaited_deployment_rolled_out(stack: str, deployed: Fleet) -> None:
     """pulumi-kubernetes waits for a Deployment's rollout unless it is annotated skipAwait; the
     program awaits where the stack says so (components/music_store_app.py, `await_rollout`).
     What the provider recorded when its create returned is the proof: the Deployment's state
@@ -236,7 +284,7 @@ def test_the_up_waited_until_every_awaited_deployment_rolled_out(
     for deployment in awaited:
         recorded = deployment["outputs"].get("status") or {}
         assert recorded.get("availableReplicas") == deployment["outputs"]["spec"]["replicas"], deployment["urn"]
-    pods = workspace.cluster(stack).client().items("/api/v1/pods")
+    pods = deployed.workspace(stack).cluster(stack).client().items("/api/v1/pods")
     ready = [
         (moment(p["metadata"]["creationTimestamp"]), moment(c["lastTransitionTime"]))
         for p in pods
@@ -278,10 +326,10 @@ def pipeline_tokens(workspace: Workspace, stack: str) -> dict[str, str]:
     return {namespace: base64.b64decode(token).decode() for namespace, token in secrets.items()}
 
 
-@pytest.mark.parametrize("stack", ["dev", "venue-ams"])
-def test_the_pipeline_token_may_deploy_in_its_namespace_and_nothing_else(
-    stack: str, workspace: Workspace, deployed: dict[str, Deployed]
-) -> None:
+@pytest.mark.parametrize("stack", per_stack(["dev", VENUE]))
+def test_the_pipeline_token_may_deploy_in_its_namespace_and_nothing_else(stack: str, deployed: Fleet) -> None:
+    assert deployed[stack].up.returncode == 0
+    workspace = deployed.workspace(stack)
     cluster = workspace.cluster(stack)
     tokens = pipeline_tokens(workspace, stack)
     namespaces = sorted(tokens)
@@ -318,13 +366,16 @@ def readable(text: str) -> str:
     return "\n".join([text, *decoded])
 
 
+@pytest.mark.parametrize("stack", per_stack([s for s in STACKS if s == "dev" or group(s) == f"engine-{s}"]))
 def test_the_state_holds_no_secret_in_clear(
-    deployed: dict[str, Deployed], workspace: Workspace, registries: tuple[LocalRegistry, LocalRegistry, str]
+    stack: str, deployed: Fleet, registries: tuple[LocalRegistry, LocalRegistry, str]
 ) -> None:
-    # Every file of the backend: stacks, backups and history (pulumi-engine.md: annotateSecrets),
-    # in clear or base64-encoded: generated values, the secrets set, the registries' passwords.
+    # Every file of the backend the stack shares with its group: stacks, backups and history
+    # (pulumi-engine.md: annotateSecrets), in clear or base64-encoded: generated values, the
+    # secrets set, the registries' passwords.
+    workspace = deployed.workspace(stack)
     needles = {SECRET_MARK, registries[0].password, registries[1].password}
-    needles |= {s for run in deployed.values() for s in run.secrets}
+    needles |= {s for member in STACKS if group(member) == group(stack) for s in deployed[member].secrets}
     files = [p for p in workspace.state.rglob("*") if p.is_file()]
     assert len(files) > 3
     leaks = [
@@ -338,7 +389,7 @@ def test_the_state_holds_no_secret_in_clear(
 
 
 def test_the_outputs_with_secrets_shown_are_what_the_handout_reads(
-    deployed: dict[str, Deployed], workspace: Workspace, tmp_path: Path
+    deployed: Fleet, workspace: Workspace, tmp_path: Path
 ) -> None:
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(deployed["dev"].outputs))
@@ -382,16 +433,17 @@ def test_the_policy_pack_fails_an_up_and_a_preview_that_break_a_rule(new_workspa
     assert "prod-images-by-digest" in broken.stdout + broken.stderr
 
 
-def test_a_stack_that_keeps_the_rules_passes_the_policy_pack(
-    workspace: Workspace, deployed: dict[str, Deployed]
-) -> None:
+def test_a_stack_that_keeps_the_rules_passes_the_policy_pack(workspace: Workspace, deployed: Fleet) -> None:
+    assert deployed["dev"].up.returncode == 0
     kept = workspace.pulumi("preview", "--policy-pack", "policy", stack="dev", check=False)
     assert kept.returncode == 0, kept.stdout[-3000:] + kept.stderr[-3000:]
     assert "musicstore-guardrails" in kept.stdout
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_refresh_keeps_every_object(stack: str, workspace: Workspace, deployed: dict[str, Deployed]) -> None:
+@pytest.mark.parametrize("stack", per_stack())
+def test_refresh_keeps_every_object(stack: str, deployed: Fleet) -> None:
+    assert deployed[stack].up.returncode == 0
+    workspace = deployed.workspace(stack)
     workspace.pulumi("refresh", "--yes", stack=stack)
     assert managed(workspace.resources(stack)) == managed(deployed[stack].resources)
     # Each Kubernetes object as the server holds it now, the same object as up made it.
@@ -401,10 +453,10 @@ def test_refresh_keeps_every_object(stack: str, workspace: Workspace, deployed: 
         assert refreshed[before["urn"]]["id"] == before["id"]
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_a_refresh_while_the_api_server_is_stopped_drops_no_kubernetes_object(
-    stack: str, workspace: Workspace, deployed: dict[str, Deployed]
-) -> None:
+@pytest.mark.parametrize("stack", per_stack())
+def test_a_refresh_while_the_api_server_is_stopped_drops_no_kubernetes_object(stack: str, deployed: Fleet) -> None:
+    assert deployed[stack].up.returncode == 0
+    workspace = deployed.workspace(stack)
     cluster = workspace.cluster(stack)
     cluster.stop_api_server()
     try:
@@ -416,15 +468,19 @@ def test_a_refresh_while_the_api_server_is_stopped_drops_no_kubernetes_object(
     assert managed(workspace.resources(stack)) == managed(deployed[stack].resources)
 
 
-def test_destroy_is_refused_for_prods_protected_resources(workspace: Workspace, deployed: dict[str, Deployed]) -> None:
+def test_destroy_is_refused_for_prods_protected_resources(workspace: Workspace, deployed: Fleet) -> None:
+    assert deployed["prod"].up.returncode == 0
     refused = workspace.pulumi("destroy", "--yes", stack="prod", check=False)
     assert refused.returncode != 0
     assert "protected" in refused.stdout + refused.stderr
     assert managed(workspace.resources("prod")) == managed(deployed["prod"].resources)
 
 
-def test_pulumi_destroy_empties_a_stack(workspace: Workspace, deployed: dict[str, Deployed]) -> None:
-    venue = next(s for s in STACKS if s.startswith("venue-"))
+@pytest.mark.xdist_group(group(VENUE))
+def test_pulumi_destroy_empties_a_stack(deployed: Fleet) -> None:
+    venue = VENUE
+    assert deployed[venue].up.returncode == 0
+    workspace = deployed.workspace(venue)
     # Past its expiresAt the program refuses a preview (or an up) in one line; destroy does not
     # run the program, so the teardown of an expired venue goes on.
     passed = stamp(datetime.now(UTC) - timedelta(hours=1))
@@ -442,8 +498,9 @@ def test_pulumi_destroy_empties_a_stack(workspace: Workspace, deployed: dict[str
 
 
 def test_the_teardown_command_empties_a_stack_through_the_automation_api_even_with_the_cluster_gone(
-    workspace: Workspace, deployed: dict[str, Deployed]
+    workspace: Workspace, deployed: Fleet
 ) -> None:
+    assert deployed["dev"].up.returncode == 0
     workspace.cluster("dev").stop_api_server()  # the cluster went first, with its resource group
     done = subprocess.run(
         [sys.executable, "-m", "ops.cli", "teardown", "dev", "--confirm", "destroy dev"],
