@@ -61,9 +61,11 @@ def venue(index: int) -> tuple[float, int]:
     return time.perf_counter() - started, len(plan.recording.resources)
 
 
+HEAD = ("teams", "resources", "plan s", "ms/res", "bare s", "ratio", "sdk-wait s", "peak MiB", "wall s")
+
+
 def sizes() -> None:
-    head = ("teams", "resources", "plan s", "ms/res", "bare s", "ratio", "sdk-wait s", "peak MiB", "wall s")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(head, (5, 9, 7, 7, 7, 6, 10, 9, 7), strict=True)))
+    print(" ".join(f"{h:>{w}}" for h, w in zip(HEAD, (5, 9, 7, 7, 7, 6, 10, 9, 7), strict=True)))
     for teams in (1, 10, 30):
         started = time.perf_counter()
         done = subprocess.run(
@@ -105,7 +107,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
     sizes()
-    many(args.venues, args.processes)
+    if args.venues > 0:  # --venues 0: the sizes alone
+        many(args.venues, args.processes)
 
 
 if __name__ == "__main__":

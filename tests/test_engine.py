@@ -46,7 +46,9 @@ STACKS = sorted(stack_files.stacks(), key=lambda s: (s != "dev", load_stack(s).p
 def group(stack: str) -> str:
     """The xdist group, and the workspace, a stack is deployed in. Dev and the stacks that promote
     from it share one backend (prod's StackReference reads dev's outputs); each other stack (a
-    venue) has a workspace of its own, so that another worker deploys it at the same time."""
+    venue) has a workspace of its own, so that another worker deploys it at the same time.
+    xdist names a test's group by all its marks joined (xdist/remote.py): with the module's,
+    a venue's tests are in "engine_engine-<venue>", apart from "engine" all the same."""
     return "engine" if stack == "dev" or load_stack(stack).promote_from_stack else f"engine-{stack}"
 
 
