@@ -136,7 +136,8 @@ class Pki:
 DIE_WITH_PARENT = ("setpriv", "--pdeathsig", "TERM", "--")
 
 # kwok's general pod stage (kustomize/stage/pod/general/pod-ready.yaml) delays a pod's readiness
-# by 1 s plus up to 5 s of jitter, as a container takes time to start; its fast stages do not.
+# by 1 to 5 s (kwok draws it between the duration and the jitter), as a container takes time
+# to start; its fast stages do not.
 POD_READY_DELAY = {"durationMilliseconds": 1000, "jitterDurationMilliseconds": 5000}
 
 RUNNING: list[Cluster] = []
