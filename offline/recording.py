@@ -29,7 +29,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from infra import config, program, stack_files
 from infra.dated_facts import READ_ON
-from offline import quiescence
+from offline import gc_tuning, quiescence, stack_traces
 from offline.mocks import RESOURCE_SIG, SIG_KEY, OfflineMocks
 from offline.mocks import SECRET_SIG as SECRET_VALUE_SIG
 from offline.mocks import reveal as unwrap
@@ -273,7 +273,7 @@ def record(
         pulumi.runtime.register_stack_transformation(_drop_version_aliases)
         return program()
 
-    with quiescence.installed():
+    with quiescence.installed(), stack_traces.installed(), gc_tuning.installed():
         _sync_await(run_in_stack(with_lean_aliases))
     return Recording(stack, monitor.registrations, monitor.stack_outputs, collector.messages)
 

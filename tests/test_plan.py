@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import shutil
@@ -12,11 +13,12 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from pulumi.runtime import resource as sdk_resource
 
 from infra import stack_files
 from infra.dated_facts import READ_ON
 from infra.stack_config import PROJECT
-from offline import diagram, graph, plan, quiescence, recording, render
+from offline import diagram, gc_tuning, graph, plan, quiescence, recording, render, stack_traces
 from offline.plan import Plan
 from ops import cli
 
@@ -268,20 +270,54 @@ def test_the_diagram_drops_only_arrows_a_longer_chain_implies(stack_plans: dict[
 
 
 @pytest.mark.parametrize("stack", ["prod", "venue-ams"])
-def test_the_offline_wait_registers_exactly_what_the_sdks_wait_does(
+def test_the_offline_shortcuts_register_exactly_what_the_sdk_does(
     stack: str, stack_plans: dict[str, Plan], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """offline/quiescence.py replaces the SDK's end-of-run wait in offline runs only: with the
-    SDK's own wait put back, the same stack registers the same resources, field for field, and
-    exports the same outputs."""
+    """In offline runs only, offline/quiescence.py replaces the SDK's end-of-run wait,
+    offline/stack_traces.py its stack-trace walk and offline/gc_tuning.py the collector's
+    thresholds: with the SDK's own wait and walk and the interpreter's thresholds put back, the
+    same stack registers the same resources, field for field, and exports the same outputs."""
     assert quiescence.offline_wait is quiescence.wait_for_rpcs
+    assert stack_traces.offline_stack_trace is stack_traces.no_stack_trace
+    assert gc_tuning.offline_thresholds == gc_tuning.THRESHOLDS
     monkeypatch.setattr(quiescence, "offline_wait", quiescence.SDK_WAIT)
+    monkeypatch.setattr(stack_traces, "offline_stack_trace", stack_traces.SDK_STACK_TRACE)
+    monkeypatch.setattr(gc_tuning, "offline_thresholds", None)
     with_sdk = plan.make_plan(stack)
     ours = stack_plans[stack]
     assert with_sdk.recording.resources.keys() == ours.recording.resources.keys()
     assert with_sdk.recording.resources == ours.recording.resources
     assert with_sdk.recording.stack_outputs == ours.recording.stack_outputs
     assert with_sdk.findings == ours.findings
+
+
+def test_only_an_offline_run_registers_without_stack_traces() -> None:
+    """While an offline run's program runs, the SDK registers with the empty trace; before and
+    after, the SDK's own walk is in place, so a run under the engine keeps it."""
+    during: list[object] = []
+
+    def program() -> None:
+        during.append(sdk_resource._get_stack_trace)
+        pulumi.CustomResource("test:index:Thing", "thing", {"size": 1})
+
+    assert sdk_resource._get_stack_trace is stack_traces.SDK_STACK_TRACE
+    recording.record(program, project=PROJECT, stack="traces")
+    assert during == [stack_traces.no_stack_trace]
+    assert sdk_resource._get_stack_trace is stack_traces.SDK_STACK_TRACE
+
+
+def test_only_an_offline_run_collects_at_the_offline_thresholds() -> None:
+    """While an offline run's program runs, the collector has gc_tuning's thresholds; after,
+    the ones it had before, whatever they were."""
+    during: list[tuple[int, int, int]] = []
+    before = gc.get_threshold()
+    gc.set_threshold(123, 4, 5)
+    try:
+        recording.record(lambda: during.append(gc.get_threshold()), project=PROJECT, stack="gc")
+        assert during == [gc_tuning.THRESHOLDS]
+        assert gc.get_threshold() == (123, 4, 5)
+    finally:
+        gc.set_threshold(*before)
 
 
 @pytest.mark.parametrize("wait", ["sdk", "offline"])
