@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import pickle
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -44,11 +45,12 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture(scope="session")
-def stack_plans(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Plan]:
+def stack_plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Plan]:
     """Each real Pulumi.<stack>.yaml, planned offline once for the whole test run: a plan is pure
     given the stack's files, so the xdist workers share each one (through the run's common temp
     folder), each worker starting from another end of the list so that they plan side by side."""
     stacks = stack_files.stacks()
+    worker_id = os.environ.get("PYTEST_XDIST_WORKER", "master")  # set in each xdist worker
     if worker_id == "master":  # no xdist: nobody to share with
         return {stack: make_plan(stack) for stack in stacks}
     shared = tmp_path_factory.getbasetemp().parent / "stack-plans"

@@ -20,7 +20,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,14 +71,17 @@ class Deployed:
     served: list[dict[str, Any]]  # the Kubernetes objects on the API server when the first up ended
 
 
-class Fleet(Mapping[str, Deployed]):
+class Fleet:
     """The stacks this worker's tests ask for, by stack: when a test first asks for one, its
-    group's workspace is made and every stack of the group deployed, in STACKS' order."""
+    group's workspace is made and every stack of the group deployed, in STACKS' order. Only
+    indexing deploys; there is no iteration that would deploy every group. A deployment that
+    raised is raised again to the group's later tests, not tried again."""
 
     def __init__(self, tmp: pytest.TempPathFactory, engine_bin: Path, registries: tuple[Any, Any, str]) -> None:
         self.tmp, self.engine_bin, self.registries = tmp, engine_bin, registries
         self.workspaces: dict[str, Workspace] = {}
         self.done: dict[str, Deployed] = {}
+        self.failed: dict[str, Exception] = {}
 
     def workspace(self, stack: str) -> Workspace:
         name = group(stack)
@@ -91,16 +94,17 @@ class Fleet(Mapping[str, Deployed]):
         return self.workspaces[name]
 
     def __getitem__(self, stack: str) -> Deployed:
+        name = group(stack)
+        if name in self.failed:
+            raise RuntimeError(f"the deployment of group {name} failed in an earlier test") from self.failed[name]
         if stack not in self.done:
-            for member in (s for s in STACKS if group(s) == group(stack)):
-                self.done[member] = self.deploy(member)
+            try:
+                for member in (s for s in STACKS if group(s) == name):
+                    self.done[member] = self.deploy(member)
+            except Exception as error:
+                self.failed[name] = error
+                raise
         return self.done[stack]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(STACKS)
-
-    def __len__(self) -> int:
-        return len(STACKS)
 
     def deploy(self, stack: str) -> Deployed:
         workspace = self.workspace(stack)

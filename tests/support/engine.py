@@ -34,7 +34,8 @@ from typing import Any
 from components import naming
 from infra.config import load_stack
 from offline.mocks import SECRET_MARK
-from tests.support.kube import Cluster, built_by, environment_for, kube_bin, start_cluster
+from tests.support.builds import built_by
+from tests.support.kube import Cluster, environment_for, kube_bin, start_cluster
 from tests.support.local_registry import LocalRegistry, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

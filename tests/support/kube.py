@@ -45,10 +45,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from offline.prices import VM_SIZES
 from tests.support.azure_stand_in import certificate_builder, key_usage
+from tests.support.builds import built_by
 from tests.support.kube_client import KubeClient, KubeError
 from tests.support.local_registry import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 # AKS's pod range with Azure CNI overlay (learn.microsoft.com/azure/aks/azure-cni-overlay).
 POD_CIDR = "10.244.0.0/16"
 # The storage classes AKS installs in every cluster (learn.microsoft.com/azure/aks/concepts-storage).
@@ -59,14 +59,6 @@ AKS_STORAGE_CLASSES = {
     "managed-csi": "StandardSSD_LRS",
     "managed-csi-premium": "Premium_LRS",
 }
-
-
-def built_by(script: str) -> Path:
-    """The folder a scripts/build-* prints last: built on the first call, cached by go.sum after."""
-    out = subprocess.run([str(ROOT / "scripts" / script)], capture_output=True, text=True, check=False, timeout=3600)
-    if out.returncode != 0:
-        raise RuntimeError(f"scripts/{script} failed: {out.stderr.strip()[-2000:]}")
-    return Path(out.stdout.strip().splitlines()[-1])
 
 
 @functools.cache

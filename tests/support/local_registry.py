@@ -63,8 +63,8 @@ class LocalRegistry:
         binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
         for _ in range(5):
             self._write_config()
-            log = open(self.root / "registry.log", "ab")  # noqa: SIM115 (the server owns it)
-            self.process = subprocess.Popen([binary, "serve", str(self.config)], stdout=log, stderr=log)
+            with open(self.root / "registry.log", "ab") as log:  # the server keeps its own copy
+                self.process = subprocess.Popen([binary, "serve", str(self.config)], stdout=log, stderr=log)
             if self._answers():
                 return self
             # free_port's port was taken between its check and this server's bind (another
