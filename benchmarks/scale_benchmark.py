@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/scale_benchmark.py [--venues 100] [--processes 2]
 
-1. Venues of 1, 10 and 30 teams (Pulumi.venue-ams.yaml with teamCount set), each planned in
-   a fresh process: wall time, peak memory, time per resource, and the ratio to the Pulumi
+1. Venues of 1, 10 and 30 teams (Pulumi.venue-ams.yaml with teamCount set), each planned, and
+   each variant below timed, in a fresh process: wall time, peak memory, time per resource, and the ratio to the Pulumi
    SDK registering the same number of bare resources under the same mocks and monitor; and
    the same plan ended with the SDK's own wait_for_rpcs instead of offline/quiescence.py's
    (sdk-wait s), registered with the SDK's own stack traces instead of offline/stack_traces.py's
@@ -28,42 +28,34 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CHILD = r"""
-import json, resource, sys, time
+import gc, json, resource, sys, time
 import pulumi
 from offline import gc_tuning, quiescence, recording, stack_traces
 from offline.plan import make_plan
 from infra.stack_config import PROJECT
-teams = sys.argv[1]
-make_plan("dev")  # imports and first-run set-up, paid by every plan, kept out of both timings
+teams, variant, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+make_plan("dev")  # imports and first-run set-up, paid by every plan, kept out of every timing
+gc.collect()
+if variant in ("sdk-wait", "sdk-bare"):
+    quiescence.offline_wait = quiescence.SDK_WAIT
+if variant in ("sdk-trace", "sdk-bare"):
+    stack_traces.offline_stack_trace = stack_traces.SDK_STACK_TRACE
+if variant in ("default-gc", "sdk-bare"):
+    gc_tuning.offline_thresholds = None
 t = time.perf_counter()
-plan = make_plan("venue-ams", overrides={"teamCount": teams})
-plan_s = time.perf_counter() - t
-n = len(plan.recording.resources)
-bare = lambda: [pulumi.CustomResource("bench:index:Bare", f"r{i}", {}) for i in range(n)]
-def timed(what, **put):  # `what` with the module attributes `put` ("module.name": value) for once
-    saved = {k: getattr(sys.modules[k.rsplit(".", 1)[0]], k.rsplit(".", 1)[1]) for k in put}
-    for k, v in put.items(): setattr(sys.modules[k.rsplit(".", 1)[0]], k.rsplit(".", 1)[1], v)
-    t = time.perf_counter()
-    what()
-    for k, v in saved.items(): setattr(sys.modules[k.rsplit(".", 1)[0]], k.rsplit(".", 1)[1], v)
-    return time.perf_counter() - t
-venue = lambda: make_plan("venue-ams", overrides={"teamCount": teams})
-untuned = {"offline.quiescence.offline_wait": quiescence.SDK_WAIT,
-           "offline.stack_traces.offline_stack_trace": stack_traces.SDK_STACK_TRACE,
-           "offline.gc_tuning.offline_thresholds": None}
-r = {"teams": int(teams), "resources": n, "plan_s": plan_s,
-     "bare_s": timed(lambda: recording.record(bare, project=PROJECT, stack="bare")),
-     "sdk_bare_s": timed(lambda: recording.record(bare, project=PROJECT, stack="bare"), **untuned),
-     "trace_s": timed(venue, **{"offline.stack_traces.offline_stack_trace": stack_traces.SDK_STACK_TRACE}),
-     "gc_s": timed(venue, **{"offline.gc_tuning.offline_thresholds": None}),
-     "sdk_s": timed(venue, **{"offline.quiescence.offline_wait": quiescence.SDK_WAIT})}
-r["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps(r))
+if variant in ("bare", "sdk-bare"):
+    bare = lambda: [pulumi.CustomResource("bench:index:Bare", f"r{i}", {}) for i in range(count)]
+    n = len(recording.record(bare, project=PROJECT, stack="bare").resources)
+else:
+    n = len(make_plan("venue-ams", overrides={"teamCount": teams}).recording.resources)
+print(json.dumps({"s": time.perf_counter() - t, "resources": n,
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
@@ -80,29 +72,35 @@ HEAD = (
     "sdk-wait s", "sdk-trace s", "default-gc s", "peak MiB", "wall s",
 )  # fmt: skip
 WIDTHS = (5, 9, 7, 7, 7, 6, 10, 9, 10, 11, 12, 9, 7)
+VARIANTS = ("bare", "sdk-bare", "sdk-wait", "sdk-trace", "default-gc")
+
+
+def child(teams: int, variant: str, count: int = 0) -> tuple[dict[str, Any], float]:
+    """One timing in a process of its own, so that no variant inherits another's heap or garbage."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(teams), variant, str(count)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1800,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1]), time.perf_counter() - started
 
 
 def sizes() -> None:
     print(" ".join(f"{h:>{w}}" for h, w in zip(HEAD, WIDTHS, strict=True)))
     for teams in (1, 10, 30):
-        started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-c", CHILD, str(teams)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=1800,
-        )
-        wall = time.perf_counter() - started
-        r = json.loads(done.stdout.strip().splitlines()[-1])
+        plan, wall = child(teams, "plan")
+        n, s = plan["resources"], {v: child(teams, v, plan["resources"])[0]["s"] for v in VARIANTS}
         print(
-            f"{r['teams']:5} {r['resources']:9} {r['plan_s']:7.2f} {1000 * r['plan_s'] / r['resources']:7.1f} "
-            f"{r['bare_s']:7.2f} {r['plan_s'] / r['bare_s']:6.1f} {r['sdk_bare_s']:10.2f} "
-            f"{r['plan_s'] / r['sdk_bare_s']:9.1f} {r['sdk_s']:10.2f} {r['trace_s']:11.2f} {r['gc_s']:12.2f} "
-            f"{r['peak_rss_mib']:9.0f} {wall:7.1f}"
+            f"{teams:5} {n:9} {plan['s']:7.2f} {1000 * plan['s'] / n:7.1f} "
+            f"{s['bare']:7.2f} {plan['s'] / s['bare']:6.1f} {s['sdk-bare']:10.2f} "
+            f"{plan['s'] / s['sdk-bare']:9.1f} {s['sdk-wait']:10.2f} {s['sdk-trace']:11.2f} {s['default-gc']:12.2f} "
+            f"{plan['peak_rss_mib']:9.0f} {wall:7.1f}"
         )
-    print("plan s and bare s exclude imports; wall s is the whole process")
+    print("each figure in a fresh process; the s columns exclude imports, wall s is the plan's whole process")
 
 
 def many(venues: int, processes: int) -> None:

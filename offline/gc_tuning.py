@@ -2,7 +2,8 @@
 
 A 30-team venue plan makes hundreds of thousands of small objects that live until the run ends
 (Outputs, their futures and asyncio tasks, protobuf structs), so CPython's collector, run every
-700 allocations by default, walks a heap that only grows: about 40 % of the plan's time. mypy,
+700 allocations by default, walks a heap that only grows: a third of the plan's time or more
+(benchmarks/scale_benchmark.py's default-gc column against its plan column). mypy,
 in the same position, sets `gc.set_threshold(200 * 1000, 30, 30)` for its build
 (mypy/build.py, "Run gc less frequently, as otherwise we can spend a large fraction of cpu in
 gc"); `installed()` does the same for one offline run and puts the thresholds back after. It

@@ -4,10 +4,11 @@ For every resource it registers, the Python SDK walks the whole interpreter stac
 (`_get_stack_trace`, pulumi/runtime/resource.py: `traceback.extract_stack()`, a frame summary
 and a source line read through linecache per frame, then a file URI per frame) and sends it
 with the request as `stackTrace` and `sourcePosition`, for the engine to say where in the
-program a resource was declared. In a 30-team venue plan that walk was about an eighth of the
-run. The offline monitor (offline/recording.py) keeps a request's type, name, inputs and
-options, never its source position, so `installed()` has the SDK send the empty trace it
-sends itself when it finds no program frame, for one offline run only. A run under the real
+program a resource was declared. In a 30-team venue plan that walk is a fifth of the run or
+more (benchmarks/scale_benchmark.py's sdk-trace column against its plan column). The offline
+monitor (offline/recording.py) keeps a request's type, name, inputs and options, never its
+source position, so `installed()` has the SDK send the empty trace it sends itself when it
+finds no program frame, for one offline run only. A run under the real
 engine keeps the SDK's own walk. tests/test_plan.py checks that a plan registers exactly the
 same resources either way; benchmarks/scale_benchmark.py measures both.
 """

@@ -14,6 +14,7 @@ from pathlib import Path
 import pulumi
 import pytest
 from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime import stack as sdk_stack
 
 from infra import stack_files
 from infra.dated_facts import READ_ON
@@ -329,5 +330,10 @@ def test_the_offline_wait_raises_what_a_late_output_raised(wait: str, monkeypatc
         thing.urn.apply(lambda urn: int(urn.rsplit("::", 1)[1]))  # "thing" is not a number
 
     monkeypatch.setattr(quiescence, "offline_wait", quiescence.SDK_WAIT if wait == "sdk" else quiescence.wait_for_rpcs)
+    thresholds = gc.get_threshold()
     with pytest.raises(ValueError, match="invalid literal for int"):
         recording.record(program, project=PROJECT, stack="late")
+    # A failed run puts back what it replaced, as a finished one does.
+    assert sdk_stack.wait_for_rpcs is quiescence.SDK_WAIT
+    assert sdk_resource._get_stack_trace is stack_traces.SDK_STACK_TRACE
+    assert gc.get_threshold() == thresholds

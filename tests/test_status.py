@@ -492,15 +492,21 @@ def test_watch_rewrites_the_board_every_round_until_ctrl_c(day: Day, tmp_path: P
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ARM_")}
     environment.update({PAT_VARIABLE: day.pat, "PYTHONPATH": str(organizer_day.ROOT), "PATH": str(tmp_path)})
     argv = [*day.argv("--timeout", "1", "--watch", "0.2", "--json", "--board", str(page))]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ops.status", *argv],
-        cwd=organizer_day.ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    # Files, not pipes: nobody reads the rounds the watch prints, and a full pipe would stop it.
+    printed, said = tmp_path / "watch.out", tmp_path / "watch.err"
+    with printed.open("wb") as stdout, said.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ops.status", *argv],
+            cwd=organizer_day.ROOT,
+            env=environment,
+            stdout=stdout,
+            stderr=stderr,
+        )
     try:
-        first = json.loads(process.stdout.readline() if process.stdout else "")
+        deadline = time.monotonic() + 120
+        while "\n" not in printed.read_text() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first = json.loads(printed.read_text().split("\n", 1)[0] or "null")
         assert first["summary"]["building"] == 2
         assert '<meta http-equiv="refresh" content="1">' in page.read_text(encoding="utf-8")
         config = json.loads(day.config.read_text())
@@ -513,10 +519,7 @@ def test_watch_rewrites_the_board_every_round_until_ctrl_c(day: Day, tmp_path: P
             time.sleep(0.1)
         assert "20250105.2 failed, just now" in page.read_text(encoding="utf-8")
         process.send_signal(signal.SIGINT)
-        # communicate, not wait: it drains the rounds the watch printed meanwhile, or a full
-        # pipe would keep the process from exiting.
-        _, stderr = process.communicate(timeout=120)
-        assert process.returncode == 0, stderr.decode(errors="replace")[-2000:]
+        assert process.wait(timeout=120) == 0, said.read_text()[-2000:]
     finally:
         if process.poll() is None:
             process.kill()
