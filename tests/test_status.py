@@ -486,6 +486,16 @@ def test_a_probe_that_raises_shows_it_in_its_own_cell(
     assert done.teams()["team01"]["verdict"] == broken["verdict"] == "ready"
 
 
+# `python -m ops.status ARGS` as a terminal starts it, Ctrl-C raising KeyboardInterrupt. A process
+# inherits an ignored SIGINT, and Python then leaves it ignored: a shell without job control
+# ignores it in every command it puts in the background (`cmd &`, POSIX "Shell Command
+# Language", 2.11), so a test run started that way would have its watch ignore the Ctrl-C.
+AS_FROM_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'ops.status'; runpy.run_module('ops.status', run_name='__main__', alter_sys=True)"
+)
+
+
 def test_watch_rewrites_the_board_every_round_until_ctrl_c(day: Day, tmp_path: Path) -> None:
     page = tmp_path / "board.html"
     # Its own process, so no test credential: no ARM_* login and no `az` on PATH, VMs unknown.
@@ -496,7 +506,7 @@ def test_watch_rewrites_the_board_every_round_until_ctrl_c(day: Day, tmp_path: P
     printed, said = tmp_path / "watch.out", tmp_path / "watch.err"
     with printed.open("wb") as stdout, said.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ops.status", *argv],
+            [sys.executable, "-c", AS_FROM_A_TERMINAL, *argv],
             cwd=organizer_day.ROOT,
             env=environment,
             stdout=stdout,
