@@ -20,9 +20,10 @@ same resources either way; benchmarks/scale_benchmark.py measures both.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractContextManager
 from typing import Any
+from unittest import mock
 
 from pulumi.runtime import stack as sdk_stack
 from pulumi.runtime.settings import SETTINGS, _get_rpc_manager
@@ -60,12 +61,7 @@ Wait = Callable[..., Coroutine[Any, Any, None]]
 offline_wait: Wait = wait_for_rpcs
 
 
-@contextlib.contextmanager
-def installed() -> Iterator[None]:
-    """The SDK's run ends with `offline_wait` for the duration."""
-    before = sdk_stack.wait_for_rpcs
-    sdk_stack.wait_for_rpcs = offline_wait
-    try:
-        yield
-    finally:
-        sdk_stack.wait_for_rpcs = before
+def installed() -> AbstractContextManager[object]:
+    """The SDK's run ends with `offline_wait` for the duration: the standard library's attribute
+    swap, put back on the way out however the run ends."""
+    return mock.patch.object(sdk_stack, "wait_for_rpcs", offline_wait)

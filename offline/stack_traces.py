@@ -15,8 +15,9 @@ same resources either way; benchmarks/scale_benchmark.py measures both.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from unittest import mock
 
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.proto import source_pb2
@@ -32,12 +33,7 @@ def no_stack_trace() -> source_pb2.StackTrace:
 offline_stack_trace: Callable[[], source_pb2.StackTrace] = no_stack_trace
 
 
-@contextlib.contextmanager
-def installed() -> Iterator[None]:
-    """The SDK registers with `offline_stack_trace` for the duration."""
-    before = sdk_resource._get_stack_trace
-    sdk_resource._get_stack_trace = offline_stack_trace
-    try:
-        yield
-    finally:
-        sdk_resource._get_stack_trace = before
+def installed() -> AbstractContextManager[object]:
+    """The SDK registers with `offline_stack_trace` for the duration: the standard library's
+    attribute swap, put back on the way out however the run ends."""
+    return mock.patch.object(sdk_resource, "_get_stack_trace", offline_stack_trace)
