@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
+from tests.support import kube
 from tests.support.engine import (
     Workspace,
     azurite_blob,
@@ -26,7 +28,7 @@ from tests.support.engine import (
     readme_blocks,
     secret_value,
 )
-from tests.support.local_registry import LocalRegistry
+from tests.support.local_registry import LocalRegistry, free_port
 
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("engine-workspaces")]
 
@@ -185,3 +187,31 @@ def test_after_a_refresh_a_removed_pool_never_blocks_a_cluster_change(scratch: W
     # That update named the system pool only and answered every pool: a refresh now finds nothing new.
     scratch.pulumi("refresh", "--yes", stack="dev")
     assert scratch.pulumi("preview", "--expect-no-changes", stack="dev", check=False).returncode == 0
+
+
+def test_a_control_plane_whose_ports_were_taken_meanwhile_starts_on_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """free_port's race: a port it found free is bound by another process before etcd or the
+    API server binds it. Both start again on others, and the admin kubeconfig names the API
+    server's new port."""
+    with socket.socket() as etcds, socket.socket() as apis:
+        for held in (etcds, apis):
+            held.bind(("127.0.0.1", 0))
+            held.listen()
+        etcd_port, api_port = etcds.getsockname()[1], apis.getsockname()[1]
+        first = iter([etcd_port])  # the next port free_port finds is etcd's, already taken
+        monkeypatch.setattr(kube, "free_port", lambda: next(first, None) or free_port())
+        cluster = kube.Cluster(
+            name="ports", base=tmp_path / "plane", bin=kube.kube_bin(), cloud=tmp_path / "cloud", port=api_port
+        )
+        try:
+            cluster.start()
+            assert cluster.port != api_port and cluster.etcd != f"http://127.0.0.1:{etcd_port}"
+            assert f"127.0.0.1:{cluster.port}" in cluster.admin_kubeconfig.read_text()
+            assert cluster.client().text("/readyz") == "ok"
+            for name, port in (("etcd", etcd_port), ("kube-apiserver", api_port)):
+                log = (tmp_path / "plane" / f"{name}.log").read_text()
+                assert f"127.0.0.1:{port}: bind: address already in use" in log, log[-2000:]
+        finally:
+            cluster.stop()

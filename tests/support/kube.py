@@ -29,14 +29,17 @@ import functools
 import hashlib
 import ipaddress
 import json
+import shutil
 import subprocess
 import threading
 import time
 from base64 import b64encode
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -133,6 +136,8 @@ DIE_WITH_PARENT = ("setpriv", "--pdeathsig", "TERM", "--")
 POD_READY_DELAY = {"durationMilliseconds": 1000, "jitterDurationMilliseconds": 5000}
 
 RUNNING: list[Cluster] = []
+# How often etcd and the API server are started on other ports when theirs was taken meanwhile.
+PORT_TRIES = 3
 
 
 def start_cluster(name: str, base: Path, cloud: Path, service_cidr: str) -> Cluster:
@@ -237,20 +242,7 @@ class Cluster:
         )
 
     def start(self) -> Cluster:
-        etcd_port, peer_port = free_port(), free_port()
-        self.etcd = f"http://127.0.0.1:{etcd_port}"
-        peer = f"http://127.0.0.1:{peer_port}"
-        self._spawn(
-            "etcd",
-            f"--data-dir={self.base / 'etcd'}",
-            f"--listen-client-urls={self.etcd}",
-            f"--advertise-client-urls={self.etcd}",
-            f"--listen-peer-urls={peer}",
-            f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=default={peer}",
-            "--unsafe-no-fsync",  # a test's data: no disk flush per write
-            "--log-level=warn",
-        )
+        self._start_etcd()
         self.start_api_server()
         self._install_storage_classes()
         kubeconfig = f"--kubeconfig={self.admin_kubeconfig}"
@@ -281,7 +273,48 @@ class Cluster:
         self.azure.start()
         return self
 
+    def _start_etcd(self) -> None:
+        """etcd on two ports that were free a moment ago (free_port). Should another process have
+        bound one meanwhile, etcd exits at once saying so, and starts again on two others."""
+        for _ in range(PORT_TRIES):
+            client, peer = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+            since = self._log_size("etcd")
+            shutil.rmtree(self.base / "etcd", ignore_errors=True)  # nothing of a failed start's
+            self._spawn(
+                "etcd",
+                f"--data-dir={self.base / 'etcd'}",
+                f"--listen-client-urls={client}",
+                f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=default={peer}",
+                "--unsafe-no-fsync",  # a test's data: no disk flush per write
+                "--log-level=warn",
+            )
+            self.etcd = client
+            if self._answers("etcd", since, lambda: requests.get(f"{self.etcd}/health", timeout=2).ok):
+                return
+        raise RuntimeError(f"etcd found no free ports in {PORT_TRIES} tries: {self._tail('etcd')}")
+
     def start_api_server(self) -> None:
+        """The API server on the cluster's port. Its first start moves to another port, and
+        writes the admin kubeconfig again, should another process have bound that one since
+        free_port saw it free; a start again after a stop keeps it, as the kubeconfigs handed out
+        name it."""
+        for _ in range(PORT_TRIES):
+            since = self._log_size("kube-apiserver")
+            self._spawn_api_server()
+            if self._answers("kube-apiserver", since, lambda: self.client().text("/readyz") == "ok", timeout=180):
+                self._starts += 1
+                self.answering = self._starts
+                return
+            if self._starts:
+                raise RuntimeError(f"kube-apiserver's port {self.port} was taken: {self._tail('kube-apiserver')}")
+            self.port = free_port()
+            self.admin_kubeconfig.write_text(self.kubeconfig())
+        raise RuntimeError(f"kube-apiserver found no free port in {PORT_TRIES} tries")
+
+    def _spawn_api_server(self) -> None:
         cert, key = self.serving
         self._spawn(
             "kube-apiserver",
@@ -299,9 +332,6 @@ class Cluster:
             "--authorization-mode=Node,RBAC",
             f"--cert-dir={self.base / 'certs'}",
         )
-        self.wait_ready()
-        self._starts += 1
-        self.answering = self._starts
 
     def stop_api_server(self) -> None:
         """The API server stops answering (the cluster is gone, or unreachable)."""
@@ -310,24 +340,36 @@ class Cluster:
         process.kill()
         process.wait(timeout=60)
 
-    def wait_ready(self, timeout: float = 180) -> None:
+    def _answers(self, name: str, since: int, ready: Callable[[], bool], timeout: float = 60) -> bool:
+        """True once `ready()` holds; False if the process exited on a port already bound (its
+        log since offset `since` says "address already in use"); an error if it exited otherwise
+        or never answered."""
         deadline = time.monotonic() + timeout
         last = ""
+        process = self.processes[name]
         while time.monotonic() < deadline:
-            process = self.processes.get("kube-apiserver")
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"kube-apiserver exited: {self._tail('kube-apiserver')}")
+            if process.poll() is not None:
+                del self.processes[name]
+                if "address already in use" in self._log(name)[since:]:
+                    return False
+                raise RuntimeError(f"{name} exited: {self._tail(name)}")
             try:
-                if self.client().text("/readyz") == "ok":
-                    return
+                if ready():
+                    return True
             except (KubeError, OSError) as error:  # still starting: refused, or 500 while its hooks run
                 last = str(error)
             time.sleep(0.5)
-        raise RuntimeError(f"kube-apiserver not ready in {timeout} s: {last}\n{self._tail('kube-apiserver')}")
+        raise RuntimeError(f"{name} not ready in {timeout} s: {last}\n{self._tail(name)}")
+
+    def _log(self, name: str) -> str:
+        path = self.base / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def _log_size(self, name: str) -> int:
+        return len(self._log(name))
 
     def _tail(self, name: str) -> str:
-        path = self.base / f"{name}.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        return self._log(name)[-3000:]
 
     def _install_storage_classes(self) -> None:
         client = self.client()
@@ -413,9 +455,11 @@ class AzureSide(threading.Thread):
                 self.assign_load_balancers(client)
                 self.provision_disks(client)
             except KubeError as error:
-                # An object that went between the list and the call is no error (Azure's
-                # controllers meet the same race); nor is a server stopped by the test meanwhile.
-                if error.status != 404 and self.cluster.answering == answering:
+                # An object that went between the list and a change of it is no error (Azure's
+                # controllers meet the same race): a 404 to a patch or a delete, never to a list
+                # or a create. Nor is a server stopped by the test meanwhile.
+                gone = error.status == 404 and error.method in ("PATCH", "DELETE")
+                if not gone and self.cluster.answering == answering:
                     self.errors.append(str(error))
             except OSError as error:
                 if self.cluster.answering == answering:

@@ -14,9 +14,9 @@ MERGE_PATCH = "application/merge-patch+json"
 
 
 class KubeError(Exception):
-    def __init__(self, status: int, body: str) -> None:
-        super().__init__(f"{status}: {body[:500]}")
-        self.status = status
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {path}: {status}: {body[:500]}")
+        self.method, self.path, self.status = method, path, status
 
 
 @dataclass
@@ -40,14 +40,14 @@ class KubeClient:
             timeout=30,
         )
         if answer.status_code >= 400:
-            raise KubeError(answer.status_code, answer.text)
+            raise KubeError(method, path, answer.status_code, answer.text)
         return answer.json() if answer.content else None
 
     def text(self, path: str) -> str:
         """A plain-text answer (/readyz, /version's neighbours)."""
         answer = requests.get(self.server + path, verify=str(self.ca), cert=self._cert(), timeout=10)
         if answer.status_code >= 400:
-            raise KubeError(answer.status_code, answer.text)
+            raise KubeError("GET", path, answer.status_code, answer.text)
         return answer.text
 
     def _cert(self) -> tuple[str, str] | None:
