@@ -82,6 +82,7 @@ class Fleet:
         self.workspaces: dict[str, Workspace] = {}
         self.done: dict[str, Deployed] = {}
         self.failed: dict[str, Exception] = {}
+        self.left: Counter[str] | None = None  # each group's tests not yet run, once one has
 
     def workspace(self, stack: str) -> Workspace:
         name = group(stack)
@@ -130,9 +131,29 @@ class Fleet:
             served=served,
         )
 
+    def ran(self, test: pytest.Item) -> None:
+        """A test of this module has run. Once the last test of a group has, the group's control
+        planes stop (its state and files stay), rather than run idle beside the next groups'
+        tests until the session ends. xdist's loadgroup gives a worker all of a group's tests,
+        so the group's tests this worker runs are all the selected tests of that group."""
+        if self.left is None:
+            self.left = Counter(xdist_group(t) for t in test.session.items if t.module is test.module)
+        name = xdist_group(test)
+        self.left[name] -= 1
+        if self.left[name] == 0 and name in self.workspaces:
+            self.workspaces[name].close()
+
     def close(self) -> None:
         for ws in self.workspaces.values():
             ws.close()
+
+
+def xdist_group(test: pytest.Item) -> str:
+    """The group a test is deployed in: its own xdist_group mark's (a stack's parameter or the
+    test's), else the module's."""
+    mark = test.get_closest_marker("xdist_group")
+    assert mark is not None, test.nodeid
+    return str(mark.args[0])
 
 
 @pytest.fixture(scope="session")
@@ -142,6 +163,12 @@ def deployed(
     fleet = Fleet(tmp_path_factory, engine_bin, registries)
     yield fleet
     fleet.close()
+
+
+@pytest.fixture(autouse=True)
+def _a_group_stops_after_its_last_test(request: pytest.FixtureRequest, deployed: Fleet) -> Iterator[None]:
+    yield
+    deployed.ran(request.node)
 
 
 @pytest.fixture(scope="session")
@@ -452,6 +479,8 @@ def test_refresh_keeps_every_object(stack: str, deployed: Fleet) -> None:
     workspace = deployed.workspace(stack)
     workspace.pulumi("refresh", "--yes", stack=stack)
     assert managed(workspace.resources(stack)) == managed(deployed[stack].resources)
+    # Azure's side answered every call of the control plane's through the refresh too.
+    assert workspace.cluster(stack).azure.errors == []
     # Each Kubernetes object as the server holds it now, the same object as up made it.
     refreshed = {r["urn"]: r for r in workspace.resources(stack) if r["type"].startswith("kubernetes:")}
     for before in kubernetes_state(deployed[stack]):
@@ -499,8 +528,10 @@ def test_pulumi_destroy_empties_a_stack(deployed: Fleet) -> None:
     workspace.pulumi("destroy", "--yes", stack=venue)
     assert managed(workspace.resources(venue)) == Counter()
     assert workspace.cloud_objects(venue) == []
-    # The API server was up: every object the program made is gone from it.
+    # The API server was up: every object the program made is gone from it, and Azure's side
+    # met no error while the pools, the addresses and the disks went.
     assert workspace.cluster(venue).objects() == []
+    assert workspace.cluster(venue).azure.errors == []
 
 
 def test_the_teardown_command_empties_a_stack_through_the_automation_api_even_with_the_cluster_gone(

@@ -156,3 +156,4 @@ def test_the_teardown_command_with_the_api_server_up_removes_every_object_from_i
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert cluster.objects() == []
+    assert cluster.azure.errors == []  # Azure's side met no error while everything went
