@@ -25,28 +25,56 @@ from tests.support import budget
 ROOT = stack_files.ROOT
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 needs_checkov = pytest.mark.skipif(not CHECKOV.exists(), reason="scripts/bootstrap installs checkov")
+# The checkov tests share one run of it (the `checked` fixture): on one xdist worker, once.
+one_checkov_run = pytest.mark.xdist_group("checkov")
 
 
-def checkov(*args: str) -> dict[str, Any]:
-    """checkov offline: no download of guidelines or policies, and no network at all where
-    the machine lets us take it away (root: a fresh network namespace)."""
-    command = [str(CHECKOV), *args, "--skip-download", "--quiet", "--compact", "-o", "json"]
+def checkov(*targets: Path) -> list[dict[str, Any]]:
+    """Every check checkov made over `targets` (folders), each with its framework: one run,
+    offline (no download of guidelines or policies, and no network at all where the machine lets
+    us take it away: root, a fresh network namespace). One run for every target because checkov
+    takes about 7 s to start; without --quiet, which would leave the passed and skipped checks out."""
+    frameworks = ("kubernetes", "dockerfile", "github_actions")
+    folders = [arg for target in targets for arg in ("-d", str(target))]
+    command = [str(CHECKOV), *folders, "--framework", *frameworks, "--skip-download", "--compact", "-o", "json"]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("unshare"):
         command = ["unshare", "-n", *command]
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_OUTPUT_ANSI": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, env=env)
     assert done.stdout.strip(), done.stderr[-2000:]
-    report = json.loads(done.stdout)
-    return report[0] if isinstance(report, list) else report
+    # With several folders, checkov 3 prints its report again after each one, each time with
+    # every framework's results so far: the last is whole.
+    decoder, text, reports = json.JSONDecoder(), done.stdout, []
+    while text := text.lstrip():
+        report, end = decoder.raw_decode(text)
+        reports, text = report if isinstance(report, list) else [report], text[end:]
+    assert {r["check_type"] for r in reports} == set(frameworks), done.stderr[-2000:]
+    return [
+        {**check, "framework": r["check_type"], "outcome": outcome}
+        for r in reports
+        for outcome in ("passed", "failed", "skipped")
+        for check in r["results"][f"{outcome}_checks"]
+    ]
 
 
-def failed(report: dict[str, Any]) -> list[str]:
-    return [f"{c['check_id']} {c['resource']}" for c in report.get("results", {}).get("failed_checks", [])]
+def under(checks: list[dict[str, Any]], folder: Path, framework: str) -> list[dict[str, Any]]:
+    return [c for c in checks if c["framework"] == framework and Path(c["file_abs_path"]).is_relative_to(folder)]
 
 
-def unjustified(report: dict[str, Any]) -> list[str]:
-    skipped = report.get("results", {}).get("skipped_checks", [])
-    return [c["check_id"] for c in skipped if len(str(c["check_result"].get("suppress_comment", "")).strip()) < 20]
+def failed(checks: list[dict[str, Any]]) -> list[str]:
+    return [f"{c['check_id']} {c['resource']}" for c in checks if c["outcome"] == "failed"]
+
+
+def unjustified(checks: list[dict[str, Any]]) -> list[str]:
+    return [
+        c["check_id"]
+        for c in checks
+        if c["outcome"] == "skipped" and len(str(c["check_result"].get("suppress_comment", "")).strip()) < 20
+    ]
+
+
+def passed(checks: list[dict[str, Any]]) -> int:
+    return sum(c["outcome"] == "passed" for c in checks)
 
 
 @pytest.fixture(scope="module")
@@ -57,37 +85,67 @@ def rendered(stack_plans: dict[str, Plan], tmp_path_factory: pytest.TempPathFact
     return base
 
 
-@needs_checkov
-def test_checkov_passes_the_rendered_kubernetes_objects(rendered: Path) -> None:
-    report = checkov("-d", str(rendered), "--framework", "kubernetes")
-    assert report["summary"]["passed"] > 0
-    assert failed(report) == []
-    assert unjustified(report) == []
-
-
-@needs_checkov
-def test_checkov_passes_the_dockerfile_and_the_workflows() -> None:
-    for args in (
-        ("-f", str(ROOT / "app" / "Dockerfile"), "--framework", "dockerfile"),
-        ("-d", str(ROOT / ".github"), "--framework", "github_actions"),
-    ):
-        report = checkov(*args)
-        assert report["summary"]["passed"] > 0
-        assert failed(report) == [] and unjustified(report) == []
-
-
-@needs_checkov
-def test_checkov_catches_a_privileged_container(rendered: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def privileged(rendered: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dev's SQL Server Deployment, its container made privileged, alone in a folder."""
     import yaml
 
     source = next((rendered / "dev").glob("*deployment-mssql.yaml"))
     obj = yaml.safe_load(source.read_text())
     container = obj["spec"]["template"]["spec"]["containers"][0]
     container["securityContext"] = {"privileged": True}
-    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(obj))
-    assert "CKV_K8S_16 Deployment.musicstore-team1.mssql" in failed(
-        checkov("-d", str(tmp_path), "--framework", "kubernetes")
-    )
+    folder = tmp_path_factory.mktemp("privileged")
+    (folder / "broken.yaml").write_text(yaml.safe_dump(obj))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tersely_skipped(privileged: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The privileged Deployment again, its failing check skipped with too short a reason."""
+    import yaml
+
+    obj = yaml.safe_load((privileged / "broken.yaml").read_text())
+    obj["metadata"].setdefault("annotations", {})["checkov.io/skip1"] = "CKV_K8S_16=it is fine"
+    folder = tmp_path_factory.mktemp("terse")
+    (folder / "skipped.yaml").write_text(yaml.safe_dump(obj))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def checked(rendered: Path, privileged: Path, tersely_skipped: Path) -> list[dict[str, Any]]:
+    return checkov(rendered, privileged, tersely_skipped, ROOT / "app", ROOT / ".github")
+
+
+@needs_checkov
+@one_checkov_run
+def test_checkov_passes_the_rendered_kubernetes_objects(rendered: Path, checked: list[dict[str, Any]]) -> None:
+    for stack in stack_files.stacks():
+        assert passed(under(checked, rendered / stack, "kubernetes")) > 0, stack
+    assert failed(under(checked, rendered, "kubernetes")) == []
+    assert unjustified(under(checked, rendered, "kubernetes")) == []
+
+
+@needs_checkov
+@one_checkov_run
+def test_checkov_passes_the_dockerfile_and_the_workflows(checked: list[dict[str, Any]]) -> None:
+    for folder, framework in ((ROOT / "app", "dockerfile"), (ROOT / ".github", "github_actions")):
+        checks = under(checked, folder, framework)
+        assert passed(checks) > 0, framework
+        assert failed(checks) == [] and unjustified(checks) == [], framework
+
+
+@needs_checkov
+@one_checkov_run
+def test_checkov_catches_a_privileged_container(privileged: Path, checked: list[dict[str, Any]]) -> None:
+    assert "CKV_K8S_16 Deployment.musicstore-team1.mssql" in failed(under(checked, privileged, "kubernetes"))
+
+
+@needs_checkov
+@one_checkov_run
+def test_checkov_reports_a_skip_whose_reason_is_too_short(tersely_skipped: Path, checked: list[dict[str, Any]]) -> None:
+    checks = under(checked, tersely_skipped, "kubernetes")
+    assert "CKV_K8S_16 Deployment.musicstore-team1.mssql" not in failed(checks)
+    assert unjustified(checks) == ["CKV_K8S_16"]
 
 
 def test_every_skip_carries_its_reason_next_to_it() -> None:

@@ -15,6 +15,9 @@ from promotion.copy import copy_image
 from tests.support.local_registry import LocalRegistry, registries_available
 from tests.support.registry_purge import Day, Purged, purge, push_day
 
+# The tests share one day pushed and purged (the `purged` fixture): on one xdist worker, once.
+pytestmark = pytest.mark.xdist_group("registry-purge-local")
+
 REPO = "mvcmusicstore"
 KEEP = 10  # registryPurgeKeep's default
 
