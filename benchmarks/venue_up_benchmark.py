@@ -88,7 +88,8 @@ class Sampler:
         for pid, (command, cpu) in cpu_by_process().items():
             if pid not in self.first:
                 self.first[pid] = self.base.get(pid, ("", 0.0))[1]
-            self.last[pid] = (command, cpu)
+            # An exited process not yet waited for has an empty cmdline: keep the name it had.
+            self.last[pid] = (command or self.last.get(pid, ("", 0.0))[0], cpu)
 
     def totals(self) -> collections.Counter[str]:
         spent: collections.Counter[str] = collections.Counter()

@@ -59,6 +59,18 @@ def per_stack(stacks: list[str] = STACKS) -> list[Any]:
 
 VENUE = next(s for s in STACKS if s.startswith("venue-"))
 
+# A venue's CLI keeps its state in memory and writes it once, when the operation ends, rather
+# than again at the start and end of every step: the SnapshotManager's unsafeServiceLoop under
+# PULUMI_SKIP_CHECKPOINTS applies the same mutations and saves the same final snapshot, checked
+# as every save is (pkg/backend/snapshot.go, v3.274.1; sdk/go/common/env/env.go: "Skip saving
+# state checkpoints and only save the final deployment", pulumi/pulumi#10668). The venue's
+# tests read only the state an operation leaves. With a local backend's whole-state writes, a
+# 1463-resource venue's first `up` took 523 s, 75 % of the CLI's CPU in saveSnapshot; with
+# this, 178 s (benchmarks/venue_up_benchmark.py [--skip-checkpoints]). Dev and prod keep the
+# CLI's default, as the toolkit's users run it, and so does every workspace of
+# test_engine_workspaces.py, where an `up` fails halfway and a second one completes it.
+FINAL_STATE_ONLY = {"PULUMI_SKIP_CHECKPOINTS": "true"}
+
 
 @dataclass
 class Deployed:
@@ -91,6 +103,8 @@ class Fleet:
             ws = Workspace.create(self.tmp.mktemp(name), self.engine_bin, clusters=members)
             dev, prod, _ = self.registries
             ws.env["MUSICSTORE_STANDIN_REGISTRIES"] = local_registries(dev, prod)
+            if name != "engine":
+                ws.env.update(FINAL_STATE_ONLY)
             self.workspaces[name] = ws
         return self.workspaces[name]
 

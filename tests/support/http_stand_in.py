@@ -35,7 +35,9 @@ def serving(handler: type[BaseHTTPRequestHandler], *, tls: tuple[Path, Path] | N
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(*tls)
         server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # serve_forever checks for shutdown() every poll_interval (0.5 s by default, socketserver.py):
+    # each block would end half a second late.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}"
     finally:
